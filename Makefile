@@ -1,0 +1,45 @@
+# The two commands the README starts with: `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q -c constraints.txt
+
+.PHONY: serve test test-slow lint model tutorial bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Serving needs only the base dependencies.
+$(VENV)/.serve: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+# Tests and training add the `train` and `dev` extras.
+$(VENV)/.dev: $(VENV)/.serve
+	$(PIP) -e '.[train,dev]'
+	touch $@
+
+serve: $(VENV)/.serve  ## set up and serve models/ on http://127.0.0.1:8000
+	$(BIN)/rnncast serve
+
+test: $(VENV)/.dev  ## set up and run the whole test suite (lint and types first)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+test-slow: $(VENV)/.dev  ## the slow checks kept out of `make test`
+	$(BIN)/pytest -m slow
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
+
+model: $(VENV)/.dev  ## re-train the shipped default model
+	$(BIN)/rnncast train --preset default --seed 0 --out models/default
+
+tutorial: $(VENV)/.dev  ## reproduce the original tutorial
+	$(BIN)/rnncast train --preset tutorial --seed 0 --out models/tutorial
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

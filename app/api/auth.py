@@ -1,0 +1,29 @@
+"""Optional API keys: ``Authorization: Bearer <key>`` on everything but health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from app.api.errors import ApiError
+from app.api.state import get_state
+
+
+def require_api_key(request: Request) -> None:
+    """Dependency: 401 unless auth is off or the bearer token matches a configured key."""
+    keys = get_state(request).settings.api_keys
+    if not keys:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    presented = token.strip().encode()
+    # Compare against every key, always, so timing reveals neither key nor match position.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented, key.encode())
+    if scheme.lower() != "bearer" or not matched:
+        raise ApiError(
+            401, "unauthorized", "Unauthorized",
+            "send a valid API key as 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": 'Bearer realm="rnncast"'},
+        )

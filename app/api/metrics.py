@@ -1,0 +1,96 @@
+"""Prometheus metric families and their exposition.
+
+With several worker processes (``rnncast serve --workers N``) the CLI points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker starts; each
+worker then writes its samples there and a scrape of any worker aggregates all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from app.runtime.batcher import BatchObserver
+from app.runtime.forecaster import Forecaster
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+REQUESTS = Counter(
+    "rnncast_requests", "HTTP requests answered, by route, method and status.",
+    ["route", "method", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "rnncast_request_duration_seconds", "Time from request start to response end.",
+    ["route"], buckets=_LATENCY_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "rnncast_requests_in_flight", "Requests being answered now.", multiprocess_mode="livesum"
+)
+INFERENCE_SECONDS = Histogram(
+    "rnncast_inference_seconds", "Model compute time per forward batch or job.",
+    ["model", "kind"], buckets=_LATENCY_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "rnncast_batch_size", "Series rows per one-step forward pass.", ["model"], buckets=_BATCH_BUCKETS
+)
+BATCH_REQUESTS = Histogram(
+    "rnncast_batch_requests", "Requests merged into one forward pass.", ["model"],
+    buckets=_BATCH_BUCKETS,
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "rnncast_queue_wait_seconds", "Time the oldest request of a batch waited for the model.",
+    ["model"], buckets=_LATENCY_BUCKETS,
+)
+SERIES = Counter("rnncast_series_forecast", "Series forecast.", ["model", "kind"])
+POINTS = Counter("rnncast_points_forecast", "Forecast points returned.", ["model", "kind"])
+MODEL_INFO = Gauge(
+    "rnncast_model_info", "1 for each loaded model version, with its device and sha256.",
+    ["model", "version", "device", "sha256"], multiprocess_mode="max",
+)
+
+
+def batch_observer(model: str) -> BatchObserver:
+    """Records each one-step forward pass of ``model``."""
+    size, merged = BATCH_SIZE.labels(model), BATCH_REQUESTS.labels(model)
+    wait, compute = QUEUE_WAIT_SECONDS.labels(model), INFERENCE_SECONDS.labels(model, "one_step")
+
+    def observe(rows: int, requests: int, queue_wait_s: float, compute_s: float) -> None:
+        size.observe(rows)
+        merged.observe(requests)
+        wait.observe(queue_wait_s)
+        compute.observe(compute_s)
+
+    return observe
+
+
+def model_loaded(forecaster: Forecaster) -> None:
+    """Publish a newly loaded model's identity."""
+    meta = forecaster.metadata
+    MODEL_INFO.labels(forecaster.name, meta.version, str(forecaster.device), forecaster.sha256).set(1)
+
+
+def count_forecast(model: str, kind: str, series: int, points: int) -> None:
+    """Count the series and points a request was answered with."""
+    SERIES.labels(model, kind).inc(series)
+    POINTS.labels(model, kind).inc(points)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text, aggregated over worker processes when there are several."""
+    if MULTIPROC_ENV in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

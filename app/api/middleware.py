@@ -1,0 +1,97 @@
+"""Per-request plumbing as plain ASGI (cheaper than BaseHTTPMiddleware): request id,
+body size limit, metrics and one JSON log line per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api import metrics
+from app.api.errors import ApiError, problem_response
+
+logger = logging.getLogger("rnncast.request")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body-too-large", "Request body too large",
+                    f"the request body exceeds {limit} bytes (RNNCAST_MAX_BODY_BYTES)")
+
+
+class RequestMiddleware:
+    """Wraps every HTTP request; the innermost app sees a size-checked body."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        metrics.IN_FLIGHT.inc()
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                error = _too_large(self.max_body)
+                response = problem_response(scope["path"], 413, error.slug, error.title, error.detail)
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            self._record(scope, state, status, time.perf_counter() - started)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count streamed body bytes too: Content-Length may be absent (chunked)."""
+        seen = 0
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _too_large(self.max_body)
+            return message
+
+        return wrapped
+
+    @staticmethod
+    def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(template).observe(seconds)
+        logger.info("request", extra={
+            "request_id": state["request_id"],
+            "method": scope["method"],
+            "route": template,
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "batch_size": state.get("batch_size"),
+        })

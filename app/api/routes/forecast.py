@@ -1,0 +1,102 @@
+"""POST /v1/forecast and /v1/forecast/rolling."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from app.api import metrics
+from app.api.auth import require_api_key
+from app.api.openapi import body_spec
+from app.api.schemas import (
+    ForecastRequest,
+    ForecastResponse,
+    ProblemDetail,
+    RollingRequest,
+    RollingResponse,
+)
+from app.api.state import State
+from app.runtime import service
+from app.runtime.forecaster import Forecaster
+
+router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(require_api_key)])
+
+ERRORS = {
+    status: {"model": ProblemDetail, "content": {"application/problem+json": {}}}
+    for status in (400, 401, 404, 413, 422, 503)
+}
+
+
+def json_response(body: object) -> Response:
+    """orjson with numpy support: float32 arrays serialise without a Python float each."""
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+def _model_ref(forecaster: Forecaster) -> dict[str, str]:
+    return {"name": forecaster.name, "version": forecaster.metadata.version}
+
+
+@router.post(
+    "/forecast",
+    response_model=ForecastResponse,
+    responses=ERRORS,
+    summary="One-step forecast for each series",
+    openapi_extra=body_spec(ForecastRequest),
+)
+async def forecast(request: Request, state: State) -> Response:
+    """Forecast the next value of each posted series (only the last `window` values are used)."""
+    body = ForecastRequest.model_validate_json(await request.body())
+    model = state.registry.get(body.model)
+    series = [service.to_array(s.values, i) for i, s in enumerate(body.series)]
+    predictions, batch_rows = await service.forecast_one_step(model, series, state.limits)
+    request.state.batch_size = batch_rows
+    metrics.count_forecast(model.forecaster.name, "one_step", len(series), len(series))
+    return json_response({
+        "model": _model_ref(model.forecaster),
+        "forecasts": [{"id": s.id, "value": v} for s, v in zip(body.series, predictions, strict=True)],
+    })
+
+
+@router.post(
+    "/forecast/rolling",
+    response_model=RollingResponse,
+    responses=ERRORS,
+    summary="Multi-step forecasts with optional intervals and walk-forward",
+    openapi_extra=body_spec(RollingRequest),
+)
+async def forecast_rolling(request: Request, state: State) -> Response:
+    """Recursive `horizon`-step forecasts; `quantiles` from simulated paths; `walk_forward` scores."""
+    body = RollingRequest.model_validate_json(await request.body())
+    model = state.registry.get(body.model)
+    series = [
+        service.SeriesInput(service.to_array(s.values, i), s.id, s.start, s.freq)
+        for i, s in enumerate(body.series)
+    ]
+    options = service.RollingOptions(
+        horizon=body.horizon,
+        quantiles=tuple(body.quantiles),
+        num_samples=body.num_samples,
+        seed=body.seed,
+        walk_forward=body.walk_forward,
+    )
+    results = await service.forecast_rolling(model, series, options, state.limits)
+    metrics.count_forecast(model.forecaster.name, "rolling", len(series), len(series) * body.horizon)
+    return json_response({
+        "model": _model_ref(model.forecaster),
+        "forecasts": [
+            {
+                "id": r.id,
+                "mean": r.mean,
+                "quantiles": r.quantiles,
+                "timestamps": r.timestamps,
+                "walk_forward": None if r.walk_forward is None else {
+                    "first_index": r.walk_forward.first_index,
+                    "predictions": r.walk_forward.predictions,
+                    "mae": r.walk_forward.mae,
+                    "rmse": r.walk_forward.rmse,
+                },
+            }
+            for r in results
+        ],
+    })

@@ -1,0 +1,124 @@
+"""The FastAPI application factory and its lifespan.
+
+Run with ``uvicorn --factory app.main:create_app`` or ``rnncast serve``; nothing
+is created at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator
+from types import FrameType
+
+from fastapi import FastAPI
+
+from app.api import metrics
+from app.api.errors import add_error_handlers
+from app.api.middleware import RequestMiddleware
+from app.api.openapi import install_openapi
+from app.api.routes import forecast, health, models
+from app.api.state import ServiceState, limits_from
+from app.config import Settings, get_settings
+from app.runtime.device import configure_threads
+from app.runtime.registry import BatchSettings, ModelRegistry
+
+logger = logging.getLogger("rnncast")
+
+DESCRIPTION = """Forecasts from small recurrent models exported as self-describing
+TorchScript files. Errors are RFC 9457 problem details. The Open Inference
+Protocol (KServe v2) is served beside v1 under `/v2`."""
+
+
+def build_registry(settings: Settings) -> ModelRegistry:
+    """A registry for the configured model directory, wired to the metrics."""
+    return ModelRegistry(
+        settings.model_dir,
+        device=settings.device,
+        batching=BatchSettings(
+            max_batch_rows=settings.max_batch_size,
+            max_wait_s=settings.max_wait_ms / 1000,
+            queue_timeout_s=settings.queue_timeout_s,
+            max_queue_rows=settings.max_queue_rows,
+        ),
+        observer_for=metrics.batch_observer,
+        on_loaded=metrics.model_loaded,
+    )
+
+
+def _install_drain(state: ServiceState, loop: asyncio.AbstractEventLoop) -> None:
+    """On SIGTERM: report not-ready at once, keep serving ``drain_seconds``, then let
+    uvicorn's own handler stop accepting and finish in-flight requests.
+
+    Only possible on the main thread (a real server, not an in-process test client).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    uvicorn_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(uvicorn_handler):
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if state.draining:  # a second SIGTERM: stop now
+            uvicorn_handler(signum, frame)
+            return
+        state.draining = True
+        logger.info("SIGTERM: draining", extra={"drain_seconds": state.settings.drain_seconds})
+        loop.call_soon_threadsafe(
+            loop.call_later, state.settings.drain_seconds, uvicorn_handler, signum, frame
+        )
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+async def _watch_models(registry: ModelRegistry, interval: float) -> None:
+    """Hot-reload changed model files; a failed reload keeps the old model serving."""
+    while True:
+        await asyncio.sleep(interval)
+        reloaded = await asyncio.to_thread(registry.reload_changed)
+        if reloaded:
+            logger.info("models reloaded", extra={"models": reloaded})
+
+
+def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> FastAPI:
+    """Build the app; the lifespan loads models (in the background) and starts batchers."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_threads(settings.num_threads, settings.workers)
+        models_ = registry or build_registry(settings)
+        state = ServiceState(settings, models_, limits_from(settings))
+        app.state.service = state
+        # Load in the background so /health/live answers while models load.
+        loader = threading.Thread(target=models_.load_all, name="model-loader", daemon=True)
+        loader.start()
+        _install_drain(state, asyncio.get_running_loop())
+        watcher = None
+        if settings.reload_interval_s > 0:
+            watcher = asyncio.create_task(_watch_models(models_, settings.reload_interval_s))
+        try:
+            yield
+        finally:
+            state.draining = True
+            if watcher is not None:
+                watcher.cancel()
+            await asyncio.to_thread(loader.join)
+            models_.close()
+
+    app = FastAPI(
+        title="rnncast",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    add_error_handlers(app)
+    for router in (forecast.router, models.router, health.router):
+        app.include_router(router)
+    install_openapi(app)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+

@@ -1,0 +1,33 @@
+"""Choosing the torch device and thread count from settings."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from app.runtime.errors import ModelNotReadyError
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda[:N]`` must exist."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelNotReadyError(f"RNNCAST_DEVICE={spec} but CUDA is not available here")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise ModelNotReadyError(
+                f"RNNCAST_DEVICE={spec} but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    return device
+
+
+def configure_threads(num_threads: int, workers: int) -> int:
+    """Set torch's intra-op threads; 0 shares this process's cores among the workers."""
+    if num_threads == 0:
+        num_threads = max(1, len(os.sched_getaffinity(0)) // max(1, workers))
+    torch.set_num_threads(num_threads)
+    return num_threads

@@ -1,0 +1,145 @@
+"""A verified artifact on its device, warmed up, with batched forecast methods.
+
+Inputs and outputs are numpy float32 arrays; everything in between stays in torch
+on the model's device, one forward pass per step for all rows at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from app.artifact import ArtifactMetadata, load_artifact
+from app.runtime.errors import InferenceError
+
+Array = npt.NDArray[np.float32]
+
+# Rows per forward pass in long jobs: bounds memory to about
+# CHUNK_ROWS * (window + horizon) floats whatever the request size.
+CHUNK_ROWS = 16_384
+
+
+@contextmanager
+def _torch_errors() -> Iterator[None]:
+    """Translate torch's failures into the runtime's InferenceError."""
+    try:
+        with torch.inference_mode():
+            yield
+    except RuntimeError as exc:
+        raise InferenceError(f"model computation failed: {exc}") from exc
+
+
+class Forecaster:
+    """One loaded model. Build it with :meth:`load`; it is ready when returned."""
+
+    def __init__(
+        self,
+        name: str,
+        module: torch.jit.ScriptModule,
+        metadata: ArtifactMetadata,
+        sha256: str,
+        path: Path,
+        device: torch.device,
+    ) -> None:
+        self.name = name
+        self.metadata = metadata
+        self.sha256 = sha256
+        self.path = path
+        self.device = device
+        self.window = metadata.window
+        self._module = module
+        self._residuals = torch.tensor(
+            metadata.calibration.residuals or [0.0], dtype=torch.float32, device=device
+        )
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device, name: str) -> Forecaster:
+        """Verify and load ``path`` onto ``device`` and warm it up."""
+        artifact = load_artifact(path, map_location=device)
+        forecaster = cls(
+            name, artifact.module, artifact.metadata, artifact.sha256, path, device
+        )
+        forecaster.warm_up()
+        return forecaster
+
+    def warm_up(self) -> None:
+        """Run the shapes serving will use, so the first request pays no setup cost."""
+        # TorchScript's profiling executor optimises a graph after a few runs.
+        for rows in (1, 2, 8, 1, 64, 1):
+            self.predict(np.zeros((rows, self.window), dtype=np.float32))
+        self.rolling(np.zeros((2, self.window), dtype=np.float32), 3)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._module(x).reshape(-1)  # type: ignore[no-any-return]
+
+    def predict(self, windows: Array) -> Array:
+        """One-step forecasts: (rows, window) -> (rows,)."""
+        with _torch_errors():
+            x = torch.from_numpy(windows).to(self.device)
+            return self._forward(x).cpu().numpy()
+
+    def _roll(
+        self, start: torch.Tensor, horizon: int, noise: Callable[[int], torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Step k feeds the last ``window`` values of history + forecasts so far."""
+        rows, window = start.shape
+        buffer = torch.empty(rows, window + horizon, device=self.device)
+        buffer[:, :window] = start
+        for step in range(horizon):
+            y = self._forward(buffer[:, step : step + window])
+            if noise is not None:
+                y = y + noise(rows)
+            buffer[:, window + step] = y
+        return buffer[:, window:]
+
+    def rolling(self, histories: Array, horizon: int) -> Array:
+        """Recursive forecasts: (rows, window) -> (rows, horizon)."""
+        with _torch_errors():
+            start = torch.from_numpy(histories).to(self.device)
+            parts = [
+                self._roll(start[i : i + CHUNK_ROWS], horizon, None).cpu()
+                for i in range(0, len(start), CHUNK_ROWS)
+            ]
+            return torch.cat(parts).numpy()
+
+    def sample_paths(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Array:
+        """Simulated paths adding resampled calibration residuals at every step.
+
+        Returns (rows, num_samples, horizon). Seeded on the model's device, so the same
+        request on the same device gives the same numbers.
+        """
+        with _torch_errors():
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+            pool = self._residuals
+
+            def noise(rows: int) -> torch.Tensor:
+                picks = torch.randint(
+                    len(pool), (rows,), generator=generator, device=self.device
+                )
+                return pool[picks]
+
+            start = torch.from_numpy(histories).to(self.device)
+            start = start.repeat_interleave(num_samples, dim=0)
+            parts = [
+                self._roll(start[i : i + CHUNK_ROWS], horizon, noise).cpu()
+                for i in range(0, len(start), CHUNK_ROWS)
+            ]
+            paths = torch.cat(parts).numpy()
+        return paths.reshape(len(histories), num_samples, horizon)
+
+    def walk_forward(self, values: Array) -> Array:
+        """In-sample one-step forecasts of values[window:], each from the actual values
+        before it, in batched passes: (n,) -> (n - window,)."""
+        with _torch_errors():
+            series = torch.from_numpy(values).to(self.device)
+            windows = series[:-1].unfold(0, self.window, 1)
+            parts = [
+                self._forward(windows[i : i + CHUNK_ROWS]).cpu()
+                for i in range(0, len(windows), CHUNK_ROWS)
+            ]
+            return torch.cat(parts).numpy()

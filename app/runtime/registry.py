@@ -1,0 +1,189 @@
+"""Every model under the model directory: discovery, loading, readiness, reload."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from app.artifact import MODEL_FILE, ArtifactError, sha256_of
+from app.runtime.batcher import Batcher, BatchObserver
+from app.runtime.device import resolve_device
+from app.runtime.errors import ForecastError, ModelNotFoundError, ModelNotReadyError
+from app.runtime.forecaster import Forecaster
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+Status = Literal["loading", "ready", "failed"]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How each model's batcher gathers requests."""
+
+    max_batch_rows: int = 256
+    max_wait_s: float = 0.0
+    queue_timeout_s: float = 30.0
+    max_queue_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ready model: its forecaster and the batcher in front of it."""
+
+    forecaster: Forecaster
+    batcher: Batcher
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What the registry knows of one configured model."""
+
+    name: str
+    path: Path
+    status: Status
+    reason: str | None = None
+    model: LoadedModel | None = None
+
+
+def discover(model_dir: Path) -> dict[str, Path]:
+    """``<model_dir>/<name>/model.pt`` for each subdirectory, and ``model_dir/model.pt``."""
+    found = {p.parent.name: p for p in sorted(model_dir.glob(f"*/{MODEL_FILE}"))}
+    if (model_dir / MODEL_FILE).is_file():
+        found.setdefault(model_dir.resolve().name, model_dir / MODEL_FILE)
+    return found
+
+
+class ModelRegistry:
+    """Loads models in the background and hands out the ready ones by name."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        device: str = "auto",
+        batching: BatchSettings | None = None,
+        observer_for: Callable[[str], BatchObserver] | None = None,
+        on_loaded: Callable[[Forecaster], None] | None = None,
+    ) -> None:
+        self.model_dir = model_dir
+        self._device_spec = device
+        self._batching = batching or BatchSettings()
+        self._observer_for = observer_for
+        self._on_loaded = on_loaded
+        self._lock = threading.Lock()
+        self._states: dict[str, ModelState] = {
+            name: ModelState(name, path, "loading") for name, path in discover(model_dir).items()
+        }
+
+    def load_all(self) -> None:
+        """Load every discovered model; failures are recorded, logged once, never raised."""
+        for name, state in list(self._states.items()):
+            self._load(name, state.path)
+
+    def _load(self, name: str, path: Path) -> bool:
+        try:
+            forecaster = Forecaster.load(path, resolve_device(self._device_spec), name)
+        except (ArtifactError, ForecastError, RuntimeError, OSError) as exc:
+            reason = str(exc)
+            previous = self._states.get(name)
+            if previous is not None and previous.model is not None:
+                logger.error("model reload failed; the previous version keeps serving",
+                             extra={"model": name, "reason": reason})
+                return False
+            logger.error("model failed to load", extra={"model": name, "reason": reason})
+            with self._lock:
+                self._states[name] = ModelState(name, path, "failed", reason)
+            return False
+        batcher = Batcher(
+            forecaster.predict,
+            max_batch_rows=self._batching.max_batch_rows,
+            max_wait_s=self._batching.max_wait_s,
+            queue_timeout_s=self._batching.queue_timeout_s,
+            max_queue_rows=self._batching.max_queue_rows,
+            observer=self._observer_for(name) if self._observer_for else None,
+            name=name,
+        )
+        batcher.start()
+        with self._lock:
+            previous = self._states.get(name)
+            self._states[name] = ModelState(name, path, "ready", None, LoadedModel(forecaster, batcher))
+        if previous is not None and previous.model is not None:
+            previous.model.batcher.stop()
+        if self._on_loaded is not None:
+            self._on_loaded(forecaster)
+        logger.info("model ready", extra={
+            "model": name, "version": forecaster.metadata.version,
+            "device": str(forecaster.device), "sha256": forecaster.sha256,
+        })
+        return True
+
+    def reload(self, name: str) -> bool:
+        """Load ``name`` again from its file; on failure the previous version keeps serving."""
+        state = self.state(name)
+        return self._load(name, state.path)
+
+    def reload_changed(self) -> list[str]:
+        """Reload the models whose file content changed since they were loaded."""
+        reloaded = []
+        for state in self.states():
+            if state.model is None or not state.path.is_file():
+                continue
+            try:
+                changed = sha256_of(state.path) != state.model.forecaster.sha256
+            except OSError:
+                continue
+            if changed and self._load(state.name, state.path):
+                reloaded.append(state.name)
+        return reloaded
+
+    def states(self) -> list[ModelState]:
+        """Every configured model, in name order."""
+        with self._lock:
+            return [self._states[name] for name in sorted(self._states)]
+
+    def state(self, name: str) -> ModelState:
+        """One model's state; ModelNotFoundError if none is configured by that name."""
+        with self._lock:
+            state = self._states.get(name)
+        if state is None:
+            known = ", ".join(sorted(self._states)) or "none"
+            raise ModelNotFoundError(f"no model named {name!r} (loaded: {known})", field="model")
+        return state
+
+    def get(self, name: str | None) -> LoadedModel:
+        """The ready model by name (None = the default model)."""
+        state = self.state(self.resolve_name(name))
+        if state.model is None:
+            raise ModelNotReadyError(f"model {state.name!r} is {state.status}: {state.reason or 'loading'}")
+        return state.model
+
+    def resolve_name(self, name: str | None) -> str:
+        """None means ``default`` if there is one, else the only model."""
+        if name is not None:
+            return name
+        with self._lock:
+            names = sorted(self._states)
+        if DEFAULT_MODEL in names or len(names) != 1:
+            return DEFAULT_MODEL
+        return names[0]
+
+    def readiness(self) -> list[str]:
+        """Reasons the registry is not ready; an empty list means every model is ready."""
+        states = self.states()
+        if not states:
+            return [f"no models found under {self.model_dir} (expected <name>/{MODEL_FILE})"]
+        return [
+            f"model {s.name!r} is {s.status}" + (f": {s.reason}" if s.reason else "")
+            for s in states
+            if s.status != "ready"
+        ]
+
+    def close(self) -> None:
+        """Stop every batcher after the work already queued."""
+        for state in self.states():
+            if state.model is not None:
+                state.model.batcher.stop()

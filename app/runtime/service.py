@@ -1,0 +1,228 @@
+"""Forecast use cases: check inputs against the model and the limits, then compute.
+
+Plain data in (numpy arrays, dataclasses), plain data out; the API turns these
+into wire schemas. Compute runs on the model's batcher thread, never the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from app.runtime.calendar import parse_freq, step_times
+from app.runtime.errors import (
+    HorizonTooLongError,
+    InvalidSeriesError,
+    LimitExceededError,
+)
+from app.runtime.forecaster import Array, Forecaster
+from app.runtime.registry import LoadedModel
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request bounds (see Settings for their meaning)."""
+
+    max_series: int = 10_000
+    max_values_per_series: int = 100_000
+    max_horizon: int = 10_000
+    max_num_samples: int = 1_000
+    max_compute_rows: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    """One posted series; ``start``/``freq`` are optional and go together."""
+
+    values: Array
+    id: str | None = None
+    start: datetime | None = None
+    freq: str | None = None
+
+
+@dataclass(frozen=True)
+class RollingOptions:
+    """What a rolling request asks for beyond the mean path."""
+
+    horizon: int
+    quantiles: tuple[float, ...] = ()
+    num_samples: int = 100
+    seed: int = 0
+    walk_forward: bool = False
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """In-sample one-step forecasts of values[first_index:] and their errors."""
+
+    first_index: int
+    predictions: Array
+    mae: float
+    rmse: float
+
+
+@dataclass(frozen=True)
+class RollingForecast:
+    """One series' multi-step answer."""
+
+    id: str | None
+    mean: Array
+    quantiles: dict[str, Array] | None
+    timestamps: list[str] | None
+    walk_forward: WalkForward | None
+
+
+def to_array(values: Sequence[float] | Array, index: int) -> Array:
+    """float32 copy of a series; refuses values that overflow float32."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise InvalidSeriesError("values must be a flat list of numbers", field=f"series[{index}].values")
+    if not np.isfinite(array).all() or np.abs(array).max(initial=0.0) > FLOAT32_MAX:
+        raise InvalidSeriesError(
+            f"series[{index}].values holds a non-finite number or one beyond float32's range "
+            f"(|x| <= {FLOAT32_MAX:.3e})",
+            field=f"series[{index}].values",
+        )
+    return array.astype(np.float32)
+
+
+def check_series(series: Sequence[Array], window: int, limits: Limits) -> None:
+    """Count and length checks shared by every forecast kind."""
+    if not series:
+        raise InvalidSeriesError("post at least one series", field="series")
+    if len(series) > limits.max_series:
+        raise LimitExceededError(
+            f"{len(series)} series posted; at most {limits.max_series} per request",
+            field="series", limit=limits.max_series,
+        )
+    for i, values in enumerate(series):
+        if len(values) < window:
+            raise InvalidSeriesError(
+                f"series[{i}] has {len(values)} values; this model needs at least {window}",
+                field=f"series[{i}].values", limit=window,
+            )
+        if len(values) > limits.max_values_per_series:
+            raise LimitExceededError(
+                f"series[{i}] has {len(values)} values; at most {limits.max_values_per_series}",
+                field=f"series[{i}].values", limit=limits.max_values_per_series,
+            )
+
+
+def _check_finite(result: Array) -> Array:
+    if not np.isfinite(result).all():
+        raise InvalidSeriesError(
+            "the forecast overflowed: the values are too large for this model", field="series"
+        )
+    return result
+
+
+def _last_windows(series: Sequence[Array], window: int) -> Array:
+    return np.stack([values[-window:] for values in series])
+
+
+async def forecast_one_step(
+    model: LoadedModel, series: Sequence[Array], limits: Limits
+) -> tuple[Array, int]:
+    """Next value of each series, via the dynamic batcher; also the batch size it ran in."""
+    window = model.forecaster.window
+    check_series(series, window, limits)
+    predictions, batch_rows = await model.batcher.predict(_last_windows(series, window))
+    return _check_finite(predictions), batch_rows
+
+
+def compute_rows(series: Sequence[SeriesInput], options: RollingOptions, window: int) -> int:
+    """Model rows a rolling request evaluates: the unit of the compute budget."""
+    paths = 1 + (options.num_samples if options.quantiles else 0)
+    rows = len(series) * options.horizon * paths
+    if options.walk_forward:
+        rows += sum(len(s.values) - window for s in series)
+    return rows
+
+
+def check_rolling(series: Sequence[SeriesInput], options: RollingOptions, window: int, limits: Limits) -> None:
+    """Horizon, sampling and budget checks for a rolling request."""
+    check_series([s.values for s in series], window, limits)
+    if not 1 <= options.horizon <= limits.max_horizon:
+        raise HorizonTooLongError(
+            f"horizon {options.horizon} is outside 1..{limits.max_horizon}",
+            field="horizon", limit=limits.max_horizon,
+        )
+    if options.quantiles and not 1 <= options.num_samples <= limits.max_num_samples:
+        raise LimitExceededError(
+            f"num_samples {options.num_samples} is outside 1..{limits.max_num_samples}",
+            field="num_samples", limit=limits.max_num_samples,
+        )
+    for i, s in enumerate(series):
+        if (s.start is None) != (s.freq is None):
+            raise InvalidSeriesError(
+                f"series[{i}] gives only one of start and freq; timestamps need both",
+                field=f"series[{i}].{'freq' if s.freq is None else 'start'}",
+            )
+        if s.freq is not None:
+            parse_freq(s.freq)
+    rows = compute_rows(series, options, window)
+    if rows > limits.max_compute_rows:
+        raise LimitExceededError(
+            f"this request needs {rows} model evaluations (series x horizon x (1 + num_samples) "
+            f"+ walk-forward points); the budget is {limits.max_compute_rows} per request",
+            field="horizon", limit=limits.max_compute_rows,
+        )
+
+
+def _walk_forward(forecaster: Forecaster, values: Array) -> WalkForward:
+    window = forecaster.window
+    predictions = forecaster.walk_forward(values)
+    actual = values[window:].astype(np.float64)
+    diff = predictions.astype(np.float64) - actual
+    return WalkForward(
+        first_index=window,
+        predictions=predictions,
+        mae=float(np.mean(np.abs(diff))) if len(diff) else 0.0,
+        rmse=float(np.sqrt(np.mean(diff**2))) if len(diff) else 0.0,
+    )
+
+
+def _rolling(forecaster: Forecaster, series: Sequence[SeriesInput], options: RollingOptions) -> list[RollingForecast]:
+    """All the compute of a rolling request; runs on the batcher thread."""
+    histories = _last_windows([s.values for s in series], forecaster.window)
+    mean = _check_finite(forecaster.rolling(histories, options.horizon))
+    quantiles: list[dict[str, Array] | None] = [None] * len(series)
+    if options.quantiles:
+        paths = forecaster.sample_paths(histories, options.horizon, options.num_samples, options.seed)
+        levels = np.quantile(_check_finite(paths), options.quantiles, axis=1).astype(np.float32)
+        quantiles = [
+            {format_quantile(q): levels[k, i] for k, q in enumerate(options.quantiles)}
+            for i in range(len(series))
+        ]
+    results = []
+    for i, s in enumerate(series):
+        timestamps = None
+        if s.start is not None and s.freq is not None:
+            timestamps = step_times(s.start, s.freq, len(s.values), options.horizon)
+        results.append(RollingForecast(
+            id=s.id,
+            mean=mean[i],
+            quantiles=quantiles[i],
+            timestamps=timestamps,
+            walk_forward=_walk_forward(forecaster, s.values) if options.walk_forward else None,
+        ))
+    return results
+
+
+def format_quantile(q: float) -> str:
+    """The response key of a quantile level: 0.1 -> "0.1", 0.05 -> "0.05"."""
+    return f"{q:g}"
+
+
+async def forecast_rolling(
+    model: LoadedModel, series: Sequence[SeriesInput], options: RollingOptions, limits: Limits
+) -> list[RollingForecast]:
+    """Mean path, optional quantiles and walk-forward for each series."""
+    check_rolling(series, options, model.forecaster.window, limits)
+    forecaster = model.forecaster
+    return await model.batcher.run(lambda: _rolling(forecaster, series, options))
