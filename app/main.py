@@ -17,10 +17,11 @@ from types import FrameType
 from fastapi import FastAPI
 
 from app.api import metrics
+from app.api.docs import install_docs
 from app.api.errors import add_error_handlers
 from app.api.middleware import RequestMiddleware
 from app.api.openapi import install_openapi
-from app.api.routes import forecast, health, models
+from app.api.routes import forecast, health, models, v2
 from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
 from app.runtime.device import configure_threads
@@ -116,9 +117,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         lifespan=lifespan,
     )
     add_error_handlers(app)
-    for router in (forecast.router, models.router, health.router):
+    for router in (forecast.router, models.router, health.router, v2.router):
         app.include_router(router)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -63,7 +63,7 @@ def load_csv(path: Path, column: str, test_fraction: float) -> SeriesData:
     import pandas as pd  # training-only dependency, imported where it is needed
 
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, skip_blank_lines=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -120,11 +120,10 @@ def fit(
     train_values = data.values[: data.test_start]
     n_val = int(len(train_values) * preset.validation_fraction)
     fit_values = train_values[: len(train_values) - n_val]
+    x_fit, y_fit = _tensors(fit_values, preset.window)  # refuses too-short data first
     norm = choose_normalization(fit_values, preset.normalization)
     input_size = preset.window if preset.layout == "features" else 1
     model = ScaledForecaster(SimpleRNN(input_size, preset.hidden_size), preset.layout, norm)
-
-    x_fit, y_fit = _tensors(fit_values, preset.window)
     validation = None
     if n_val:
         # Validation windows may look back into the fitting part; their labels may not.

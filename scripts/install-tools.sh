@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the external tools some tests use: promtool + prometheus (Debian's
+# `prometheus` package) and wrk (benchmarks). Idempotent: it installs only what
+# is missing, and only when apt-get is usable (root on a Debian/Ubuntu host).
+# Otherwise it says what is missing and exits 0; the tests that need a tool then
+# skip with a reason.
+set -euo pipefail
+
+missing=()
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
+    echo "install-tools: not installing ${missing[*]} (needs apt-get as root); dependent tests will skip" >&2
+    exit 0
+fi
+
+echo "install-tools: installing ${missing[*]} with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package index only when it is empty (fresh containers ship without one).
+if ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
+    apt-get update -q
+fi
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
