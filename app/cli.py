@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -111,6 +112,9 @@ def _serve(args: argparse.Namespace) -> int:
     from app.api.logs import configure_logging, log_config
 
     configure_logging(settings.log_level)
+    # After a graceful shutdown uvicorn re-raises the signal that stopped it; end a
+    # SIGTERM drain with status 0, as orchestrators expect of a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "app.main:create_app",
         factory=True,

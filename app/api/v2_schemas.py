@@ -75,8 +75,8 @@ class RequestInput(_Wire):
     )
     parameters: Parameters | None = Field(
         None,
-        description="`binary_data_size`: bytes of little-endian raw data after the JSON header.",
-        examples=[{"binary_data_size": 12}],
+        description="`binary_data_size`: bytes of little-endian raw data after the JSON header "
+        "(binary tensor data extension; then omit `data`).",
     )
     data: TensorData | None = Field(
         None, description="Row-major values, flat or nested by row.", examples=[[1.2, 1.5, 0.9]]

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, TypeVar, cast
 
 import numpy as np
@@ -38,7 +38,7 @@ class _Item:
     loop: asyncio.AbstractEventLoop
     rows: Array | None = None  # a one-step request
     job: Callable[[], object] | None = None  # any other compute, run alone
-    enqueued: float = field(default_factory=time.perf_counter)
+    enqueued: float = 0.0
 
     @property
     def size(self) -> int:
@@ -58,6 +58,7 @@ class Batcher:
         max_queue_rows: int = 100_000,
         observer: BatchObserver | None = None,
         name: str = "model",
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._predict = predict
         self._max_rows = max_batch_rows
@@ -65,6 +66,7 @@ class Batcher:
         self._timeout = queue_timeout_s
         self._max_queue_rows = max_queue_rows
         self._observer = observer
+        self._clock = clock
         self._queue: deque[_Item] = deque()
         self._queued_rows = 0
         self._cond = threading.Condition()
@@ -94,7 +96,7 @@ class Batcher:
 
     async def _submit(self, **work: object) -> object:
         loop = asyncio.get_running_loop()
-        item = _Item(future=loop.create_future(), loop=loop, **work)  # type: ignore[arg-type]
+        item = _Item(future=loop.create_future(), loop=loop, enqueued=self._clock(), **work)  # type: ignore[arg-type]
         with self._cond:
             if self._stopping:
                 raise OverloadedError("the server is shutting down")
@@ -125,10 +127,10 @@ class Batcher:
         if first.job is not None:
             return [first]
         batch, rows = [first], first.size
-        deadline = time.perf_counter() + self._max_wait
+        deadline = self._clock() + self._max_wait
         while rows < self._max_rows:
             if not self._queue:
-                remaining = deadline - time.perf_counter()
+                remaining = deadline - self._clock()
                 if remaining <= 0 or not self._cond.wait(remaining) or not self._queue:
                     break
             head = self._queue[0]
@@ -139,7 +141,7 @@ class Batcher:
         return batch
 
     def _process(self, batch: list[_Item]) -> None:
-        now = time.perf_counter()
+        now = self._clock()
         live = [item for item in batch if not item.future.cancelled()]
         expired = [item for item in live if now - item.enqueued > self._timeout]
         for item in expired:
@@ -161,7 +163,7 @@ class Batcher:
             results = [InferenceError(f"model computation failed: {exc}")] * len(live)
             rows = 0
         if self._observer is not None and live[0].job is None:
-            self._observer(rows, len(live), wait, time.perf_counter() - now)
+            self._observer(rows, len(live), wait, self._clock() - now)
         _deliver(live, results)
 
     def _predict_batch(self, items: list[_Item]) -> tuple[list[object], int]:

@@ -52,6 +52,21 @@ def _add_months(moment: datetime, months: int, to_end: bool) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def _anchor(start: datetime, months: int, to_end: bool) -> datetime:
+    """Roll ``start`` forward onto the period boundary, as pandas' date_range does:
+    quarters end in Mar/Jun/Sep/Dec and start in Jan/Apr/Jul/Oct, years in Dec/Jan."""
+    month = start.month
+    if to_end:
+        while month % months:
+            month += 1
+        return _add_months(start.replace(day=1), month - start.month, to_end=True)
+    if start.day != 1:
+        month += 1
+    while (month - 1) % months:
+        month += 1
+    return _add_months(start.replace(day=1), month - start.month, to_end=False)
+
+
 def step_times(start: datetime, freq: str, first: int, count: int) -> list[str]:
     """ISO 8601 times of steps ``first .. first+count-1`` counted from ``start`` (step 0)."""
     multiple, code = parse_freq(freq)
@@ -60,8 +75,9 @@ def step_times(start: datetime, freq: str, first: int, count: int) -> list[str]:
             delta = _FIXED[code] * multiple
             return [(start + delta * (first + i)).isoformat() for i in range(count)]
         months, to_end = _CALENDAR[code]
+        anchor = _anchor(start, months, to_end)
         return [
-            _add_months(start, months * multiple * (first + i), to_end).isoformat()
+            _add_months(anchor, months * multiple * (first + i), to_end).isoformat()
             for i in range(count)
         ]
     except (OverflowError, ValueError) as exc:

@@ -22,6 +22,7 @@ Array = npt.NDArray[np.float32]
 # Rows per forward pass in long jobs: bounds memory to about
 # CHUNK_ROWS * (window + horizon) floats whatever the request size.
 CHUNK_ROWS = 16_384
+ROW_ALIGN = 8
 
 
 @contextmanager
@@ -75,7 +76,18 @@ class Forecaster:
         self.rolling(np.zeros((2, self.window), dtype=np.float32), 3)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._module(x).reshape(-1)  # type: ignore[no-any-return]
+        """The module on ``x`` with its rows padded to a multiple of ROW_ALIGN.
+
+        CPU GEMM kernels treat a ragged tail of rows with other micro-kernels, so a
+        row's forecast could differ in the last bit depending on how many rows shared
+        its batch. Padding makes every row take the same path: a series gets the same
+        numbers alone or batched with others (the end-to-end tests check it).
+        """
+        rows = x.shape[0]
+        pad = -rows % ROW_ALIGN
+        if pad:
+            x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
+        return self._module(x).reshape(-1)[:rows]  # type: ignore[no-any-return]
 
     def predict(self, windows: Array) -> Array:
         """One-step forecasts: (rows, window) -> (rows,)."""
@@ -135,6 +147,8 @@ class Forecaster:
     def walk_forward(self, values: Array) -> Array:
         """In-sample one-step forecasts of values[window:], each from the actual values
         before it, in batched passes: (n,) -> (n - window,)."""
+        if len(values) <= self.window:
+            return np.empty(0, dtype=np.float32)
         with _torch_errors():
             series = torch.from_numpy(values).to(self.device)
             windows = series[:-1].unfold(0, self.window, 1)

@@ -1,0 +1,176 @@
+"""The dynamic batcher, driven directly with fake models (no sleeps, no torch)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from app.runtime.batcher import Batcher
+from app.runtime.errors import InferenceError, OverloadedError
+
+
+class GatedModel:
+    """Doubles the last column; blocks each call until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        self.entered.set()
+        self.gate.wait(10)
+        self.calls.append(len(windows))
+        return windows[:, -1] * 2
+
+
+def rows(*values: float) -> np.ndarray:
+    return np.array([[0.0, v] for v in values], dtype=np.float32)
+
+
+async def wait_event(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, 10)
+
+
+def test_requests_arriving_during_a_forward_share_the_next_one() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        seen: list[tuple[int, int]] = []
+        batcher = Batcher(model, max_batch_rows=64, observer=lambda r, n, w, c: seen.append((r, n)))
+        batcher.start()
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)  # the worker is busy with the first request
+        rest = [asyncio.create_task(batcher.predict(rows(i, i + 0.5))) for i in range(2, 7)]
+        await asyncio.sleep(0)  # let every task enqueue
+        while batcher._queued_rows < 10:  # noqa: SLF001 - test looks at the queue
+            await asyncio.sleep(0)
+        model.gate.set()
+        out, batch = await first
+        assert out.tolist() == [2.0] and batch == 1
+        for i, task in enumerate(rest, start=2):
+            values, batch_rows = await task
+            assert values.tolist() == [2.0 * i, 2.0 * i + 1.0]
+            assert batch_rows == 10
+        assert model.calls == [1, 10]
+        assert seen == [(1, 1), (10, 5)]
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_batches_respect_max_rows() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_rows=4)
+        batcher.start()
+        first = asyncio.create_task(batcher.predict(rows(0)))
+        await wait_event(model.entered)
+        tasks = [asyncio.create_task(batcher.predict(rows(1, 2, 3))) for _ in range(3)]
+        while batcher._queued_rows < 9:  # noqa: SLF001
+            await asyncio.sleep(0)
+        model.gate.set()
+        await asyncio.gather(first, *tasks)
+        assert model.calls == [1, 3, 3, 3]
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_wrong_output_count_fails_every_caller() -> None:
+    async def scenario() -> None:
+        batcher = Batcher(lambda w: np.zeros(len(w) + 1, dtype=np.float32), max_batch_rows=8)
+        batcher.start()
+        with pytest.raises(InferenceError, match="returned 3 values for 2 rows"):
+            await batcher.predict(rows(1, 2))
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_model_exception_becomes_inference_error() -> None:
+    def broken(windows: np.ndarray) -> np.ndarray:
+        raise ValueError("boom")
+
+    async def scenario() -> None:
+        batcher = Batcher(broken, max_batch_rows=8)
+        batcher.start()
+        with pytest.raises(InferenceError, match="boom"):
+            await batcher.predict(rows(1))
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_full_queue_refuses_at_once() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_rows=8, max_queue_rows=3)
+        batcher.start()
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)
+        queued = asyncio.create_task(batcher.predict(rows(1, 2, 3)))
+        while batcher._queued_rows < 3:  # noqa: SLF001
+            await asyncio.sleep(0)
+        with pytest.raises(OverloadedError, match="already waiting"):
+            await batcher.predict(rows(4))
+        model.gate.set()
+        await asyncio.gather(first, queued)
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_requests_that_waited_too_long_are_refused_not_computed() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        now = [0.0]
+        batcher = Batcher(model, max_batch_rows=8, queue_timeout_s=5.0, clock=lambda: now[0])
+        batcher.start()
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)
+        late = asyncio.create_task(batcher.predict(rows(2)))
+        while batcher._queued_rows < 1:  # noqa: SLF001
+            await asyncio.sleep(0)
+        now[0] = 6.0  # the first forward pass took longer than the queue timeout
+        model.gate.set()
+        await first
+        with pytest.raises(OverloadedError, match="waited over 5s"):
+            await late
+        assert model.calls == [1]
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_jobs_run_alone_and_in_order() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_rows=8)
+        batcher.start()
+        order: list[str] = []
+        a = batcher.run(lambda: order.append("job") or "done")
+        b = batcher.predict(rows(5))
+        assert await a == "done"
+        assert (await b)[0].tolist() == [10.0]
+        assert order == ["job"]
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_stop_finishes_queued_work_then_refuses() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_rows=8)
+        batcher.start()
+        assert (await batcher.predict(rows(1)))[0].tolist() == [2.0]
+        await asyncio.to_thread(batcher.stop)
+        with pytest.raises(OverloadedError, match="shutting down"):
+            await batcher.predict(rows(1))
+
+    asyncio.run(scenario())
