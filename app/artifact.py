@@ -150,7 +150,9 @@ def verify_checksum(path: Path) -> str:
 def _load(path: Path, map_location: str | torch.device) -> tuple[torch.jit.ScriptModule, ArtifactMetadata]:
     files = {METADATA_ENTRY: ""}
     try:
-        module = torch.jit.load(str(path), map_location=map_location, _extra_files=files)
+        module = torch.jit.load(  # type: ignore[no-untyped-call]
+            str(path), map_location=map_location, _extra_files=files
+        )
     except (RuntimeError, ValueError, OSError) as exc:
         raise ArtifactError(f"{path}: not a loadable TorchScript file ({exc})") from exc
     if not files[METADATA_ENTRY]:

@@ -7,6 +7,7 @@ Arguments are parsed inside :func:`main`; training code is imported only by the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -105,8 +106,6 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"rnncast serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rnncast-metrics-")
     import uvicorn
 
     from app.api.logs import configure_logging, log_config
@@ -115,17 +114,23 @@ def _serve(args: argparse.Namespace) -> int:
     # After a graceful shutdown uvicorn re-raises the signal that stopped it; end a
     # SIGTERM drain with status 0, as orchestrators expect of a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=log_config(settings.log_level),
-        access_log=False,
-        timeout_graceful_shutdown=settings.graceful_timeout_s,
-        server_header=False,
-    )
+    with contextlib.ExitStack() as cleanup:
+        if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Workers write their samples here and any one of them aggregates a scrape;
+            # a fresh directory per start, removed at exit, so no stale samples add up.
+            metrics_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="rnncast-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=log_config(settings.log_level),
+            access_log=False,
+            timeout_graceful_shutdown=settings.graceful_timeout_s,
+            server_header=False,
+        )
     return 0
 
 

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
@@ -23,43 +22,43 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     """Address to listen on (use 0.0.0.0 in a container)."""
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=1, le=65535)
     """TCP port to listen on."""
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=64)
     """Worker processes; each loads every model. Metrics are aggregated across them."""
     model_dir: Path = Path("models")
     """Directory scanned for models: each ``<name>/model.pt`` below it is served as ``name``."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    num_threads: int = Field(0, ge=0, le=256)
+    num_threads: int = Field(default=0, ge=0, le=256)
     """Torch intra-op threads per worker; 0 = the cores this process may use / workers."""
-    max_batch_size: int = Field(256, ge=1, le=65536)
+    max_batch_size: int = Field(default=256, ge=1, le=65536)
     """Most series rows gathered into one forward pass by the dynamic batcher."""
-    max_wait_ms: float = Field(0.0, ge=0.0, le=1000.0)
+    max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     """Extra time the batcher waits to fill a batch; 0 = greedy (dispatch when idle)."""
-    queue_timeout_s: float = Field(30.0, gt=0.0)
+    queue_timeout_s: float = Field(default=30.0, gt=0.0)
     """A request still queued after this long is answered 503 instead of computed."""
-    max_queue_rows: int = Field(100_000, ge=1)
+    max_queue_rows: int = Field(default=100_000, ge=1)
     """Rows allowed to wait for the model at once; beyond it requests get 503 at once."""
-    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     """Largest accepted request body in bytes (413 above it)."""
-    max_series: int = Field(10_000, ge=1)
+    max_series: int = Field(default=10_000, ge=1)
     """Most series in one request."""
-    max_values_per_series: int = Field(100_000, ge=1)
+    max_values_per_series: int = Field(default=100_000, ge=1)
     """Most values in one series."""
-    max_horizon: int = Field(10_000, ge=1)
+    max_horizon: int = Field(default=10_000, ge=1)
     """Largest rolling-forecast horizon."""
-    max_num_samples: int = Field(1_000, ge=1)
+    max_num_samples: int = Field(default=1_000, ge=1)
     """Most simulated paths per series for prediction intervals."""
-    max_compute_rows: int = Field(5_000_000, ge=1)
+    max_compute_rows: int = Field(default=5_000_000, ge=1)
     """Compute budget per request: model rows evaluated (series x horizon x paths + walk-forward)."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated keys for ``Authorization: Bearer``; empty = no authentication."""
-    drain_seconds: float = Field(5.0, ge=0.0)
+    drain_seconds: float = Field(default=5.0, ge=0.0)
     """After SIGTERM, seconds to keep serving while readiness reports 503, before closing."""
-    graceful_timeout_s: int = Field(20, ge=1)
+    graceful_timeout_s: int = Field(default=20, ge=1)
     """After draining, how long in-flight requests may take before the process exits anyway."""
-    reload_interval_s: float = Field(0.0, ge=0.0)
+    reload_interval_s: float = Field(default=0.0, ge=0.0)
     """Poll model files this often and hot-reload changed ones; 0 = never."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the JSON logs on standard error."""

@@ -157,7 +157,9 @@ def add_error_handlers(app: FastAPI) -> None:
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"
-        return problem_response(request.url.path, exc.status_code, "http", title, detail, headers=exc.headers)
+        return problem_response(
+            request.url.path, exc.status_code, "http", title, detail, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

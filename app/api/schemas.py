@@ -7,14 +7,16 @@ values; the schema states the fixed rules (types, finiteness, ranges).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
-EXAMPLE_VALUES = [1.21, 1.57, 0.94, 1.88, 1.02, 1.45, 0.67, 1.93]
+# 100 values, the shipped default model's window: the examples work as posted.
+EXAMPLE_VALUES: list[JsonValue] = [round(math.sin(0.02 * t) + 1 + 0.6 * math.sin(2.7 * t), 3) for t in range(100)]
 
 
 class _Wire(BaseModel):
@@ -80,15 +82,21 @@ class RollingRequest(_Wire):
     )
     series: list[TimedSeriesIn] = Field(..., min_length=1, description="Series to forecast, answered in this order.")
     model: str | None = Field(None, max_length=128, description="Model name; default: `default`.", examples=["default"])
-    horizon: int = Field(..., ge=1, description="Steps beyond the end; each forecast is fed back as the newest value.", examples=[24])
+    horizon: int = Field(
+        ..., ge=1, description="Steps beyond the end; each forecast is fed back as the newest value.", examples=[24]
+    )
     quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
         default_factory=list,
         max_length=99,
         description="Quantile levels in (0, 1) for prediction intervals from simulated paths.",
         examples=[[0.1, 0.5, 0.9]],
     )
-    num_samples: int = Field(100, ge=1, description="Simulated paths per series when quantiles are asked.", examples=[200])
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the simulated paths: same seed, same numbers.", examples=[7])
+    num_samples: int = Field(
+        100, ge=1, description="Simulated paths per series when quantiles are asked.", examples=[200]
+    )
+    seed: int = Field(
+        0, ge=0, le=2**63 - 1, description="Seed of the simulated paths: same seed, same numbers.", examples=[7]
+    )
     walk_forward: bool = Field(False, description="Also return in-sample one-step forecasts and their MAE/RMSE.")
 
     @field_validator("quantiles")
@@ -135,9 +143,11 @@ class RollingForecastOut(_Wire):
     id: str | None = Field(None, examples=["a"])
     mean: list[float] = Field(..., description="Recursive point forecasts, `horizon` long.")
     quantiles: dict[str, list[float]] | None = Field(
-        None, description="Per level (e.g. \"0.1\"), `horizon` values from the simulated paths."
+        None, description='Per level (e.g. "0.1"), `horizon` values from the simulated paths.'
     )
-    timestamps: list[str] | None = Field(None, description="Times of the forecast steps, when start and freq were given.")
+    timestamps: list[str] | None = Field(
+        None, description="Times of the forecast steps, when start and freq were given."
+    )
     walk_forward: WalkForwardOut | None = None
 
 

@@ -176,7 +176,7 @@ class Batcher:
             )
         bounds = np.cumsum([0] + [len(p) for p in parts])
         rows = len(windows)
-        return [(predictions[a:b], rows) for a, b in zip(bounds[:-1], bounds[1:])], rows
+        return [(predictions[a:b], rows) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], rows
 
 
 def _resolve(item: _Item, result: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -25,9 +26,22 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota
+    (a container's CPU limit, which affinity does not show)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
 def configure_threads(num_threads: int, workers: int) -> int:
-    """Set torch's intra-op threads; 0 shares this process's cores among the workers."""
+    """Set torch's intra-op threads; 0 shares this process's CPUs among the workers."""
     if num_threads == 0:
-        num_threads = max(1, len(os.sched_getaffinity(0)) // max(1, workers))
+        num_threads = max(1, available_cpus() // max(1, workers))
     torch.set_num_threads(num_threads)
     return num_threads

@@ -33,12 +33,12 @@ def synthetic_series(n: int, seed: int, start: int = 0) -> Series:
     """The tutorial's sine-plus-uniform-noise series for t = start .. start+n-1."""
     rng = np.random.default_rng(seed)
     t = np.arange(start, start + n)
-    return np.sin(0.02 * t) + 2.0 * rng.random(n)
+    return np.asarray(np.sin(0.02 * t) + 2.0 * rng.random(n), dtype=np.float64)
 
 
 def oracle(n: int, start: int = 0) -> Series:
     """The noise-free conditional mean of the synthetic process: sin(0.02 t) + 1."""
-    return np.sin(0.02 * np.arange(start, start + n)) + 1.0
+    return np.asarray(np.sin(0.02 * np.arange(start, start + n)) + 1.0, dtype=np.float64)
 
 
 def load_synthetic(points: int, test_points: int, seed: int) -> SeriesData:
@@ -75,12 +75,12 @@ def load_csv(path: Path, column: str, test_fraction: float) -> SeriesData:
     numeric = pd.to_numeric(raw, errors="coerce")
     bad = numeric.isna() & raw.notna()
     if bad.any():
-        row = int(bad.idxmax())
+        row = int(np.argmax(bad.to_numpy()))
         raise DataError(
             f"{path}: column {column!r} has a non-numeric value {raw[row]!r} at row {row + 2}"
         )
     if numeric.isna().any():
-        row = int(numeric.isna().idxmax())
+        row = int(np.argmax(numeric.isna().to_numpy()))
         raise DataError(f"{path}: column {column!r} has a gap (empty value) at row {row + 2}")
     values = numeric.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():

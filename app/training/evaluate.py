@@ -18,7 +18,7 @@ def predict_windows(model: ScaledForecaster, windows: Series) -> Series:
     """One-step forecasts for every row of ``windows`` (n, window)."""
     with torch.inference_mode():
         out = model(torch.tensor(windows, dtype=torch.float32))
-    return out.double().numpy()
+    return np.asarray(out.double().numpy(), dtype=np.float64)
 
 
 def one_step(model: ScaledForecaster, values: Series, window: int, start: int) -> Series:

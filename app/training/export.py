@@ -45,7 +45,7 @@ def script_and_check(trained: TrainedModel, window: int, seed: int) -> torch.jit
     gap = float((eager_out - script_out).abs().max())
     if gap > 1e-6:
         raise ExportError(f"scripted module differs from eager by {gap:.2e}")
-    return scripted  # type: ignore[no-any-return]
+    return scripted
 
 
 def export(

@@ -34,6 +34,8 @@ class ScaledForecaster(nn.Module):
 
     sequence_layout: Final[bool]
     relative: Final[bool]
+    shift: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, net: SimpleRNN, layout: Layout, norm: Normalization) -> None:
         super().__init__()
@@ -56,4 +58,5 @@ class ScaledForecaster(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (batch, window) raw values -> (batch,) raw-scale forecasts."""
         inputs, ref = self.encode(x)
-        return self.net(inputs)[:, 0] * self.scale + ref[:, 0]
+        out: torch.Tensor = self.net(inputs)
+        return out[:, 0] * self.scale + ref[:, 0]

@@ -33,8 +33,8 @@ def plot_losses(out_dir: Path, history: list[EpochLoss], best_epoch: int) -> Pat
     epochs = [h.epoch for h in history]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(epochs, [h.train for h in history], label="train (epoch mean)")
-    validation = [h.validation for h in history]
-    if all(v is not None for v in validation):
+    validation = [h.validation for h in history if h.validation is not None]
+    if len(validation) == len(history):
         ax.plot(epochs, validation, label="validation")
         ax.axvline(best_epoch, c="grey", ls=":", label=f"best epoch {best_epoch}")
     ax.set(xlabel="epoch", ylabel="MSE (scaled units)", title="Loss")

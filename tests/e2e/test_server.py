@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import socket
-import threading
 import time
 from pathlib import Path
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ from app.runtime.errors import InvalidSeriesError
         (datetime(2024, 3, 31), "QE", 1, ["2024-06-30T00:00:00", "2024-09-30T00:00:00"]),
         (datetime(2020, 1, 1), "YS", 2, ["2022-01-01T00:00:00", "2023-01-01T00:00:00"]),
         (datetime(2020, 2, 29), "YE", 1, ["2021-12-31T00:00:00", "2022-12-31T00:00:00"]),
-        (datetime(2026, 1, 1, tzinfo=timezone.utc), "D", 1, ["2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"]),
+        (datetime(2026, 1, 1, tzinfo=UTC), "D", 1, ["2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"]),
     ],
 )
 def test_step_times(start: datetime, freq: str, first: int, expected: list[str]) -> None:

@@ -86,7 +86,7 @@ def test_eighty_percent_interval_covers_eighty_percent(forecaster: Forecaster) -
 
 def test_output_shape_b1_is_accepted(tmp_path: Path) -> None:
     """DESIGN allows forward to return (batch, 1) as well as (batch,)."""
-    from app.artifact import save_artifact, read_metadata
+    from app.artifact import read_metadata, save_artifact
 
     class Column(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:

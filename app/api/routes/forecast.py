@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -22,7 +24,7 @@ from app.runtime.forecaster import Forecaster
 
 router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(require_api_key)])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetail, "content": {"application/problem+json": {}}}
     for status in (400, 401, 404, 413, 422, 503)
 }
