@@ -97,6 +97,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         # Load in the background so /health/live answers while models load.
         loader = threading.Thread(target=models_.load_all, name="model-loader", daemon=True)
         loader.start()
+        if settings.workers > 1:
+            # Workers share one socket: a worker must not accept connections (and answer
+            # 503) while its siblings already serve, so each loads before it listens.
+            await asyncio.to_thread(loader.join)
         _install_drain(state, asyncio.get_running_loop())
         watcher = None
         if settings.reload_interval_s > 0:

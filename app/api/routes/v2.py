@@ -48,6 +48,12 @@ _INFER_DOC = {
     "description": "The forecasts, as JSON; with binary outputs asked for, a JSON header of "
     "`Inference-Header-Content-Length` bytes followed by the raw little-endian float32 values.",
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "headers": {
+        "Inference-Header-Content-Length": {
+            "description": "Present on binary responses: the byte length of the JSON header.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
 }
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
