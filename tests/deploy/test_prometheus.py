@@ -1,0 +1,202 @@
+"""deploy/prometheus.yml, deploy/compose.yaml and the /metrics exposition, checked with
+Prometheus's own tools: promtool on the config and on real scrapes, and a real
+Prometheus on loopback scraping a real server.
+
+promtool and prometheus come from Debian's ``prometheus`` package
+(scripts/install-tools.sh); without them those tests skip.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.deploy.dockerfile import parse_dockerfile, seconds
+from tests.deploy.tools import INSTALL_HINT, REPO, drain_budget, find_tool, settings_env_names
+from tests.factories import make_series
+from tests.server import ServerProcess, free_port, run_server, wait_until
+
+PROMETHEUS_YML = REPO / "deploy" / "prometheus.yml"
+COMPOSE = REPO / "deploy" / "compose.yaml"
+JOB = "rnncast"
+FORECAST = {"route": "/v1/forecast", "method": "POST", "status": "200"}
+# Families a scrape must hold once a forecast has been served (app/api/metrics.py).
+FAMILIES = (
+    "rnncast_requests_total", "rnncast_request_duration_seconds_bucket",
+    "rnncast_requests_in_flight", "rnncast_inference_seconds_bucket", "rnncast_batch_size_bucket",
+    "rnncast_queue_wait_seconds_bucket", "rnncast_series_forecast_total",
+    "rnncast_points_forecast_total", "rnncast_model_info",
+)
+
+
+def _tool(name: str) -> str:
+    path = find_tool(name)
+    if path is None:
+        pytest.skip(f"{name} not found: {INSTALL_HINT}")
+    return path
+
+
+def _forecast(server: ServerProcess, count: int) -> None:
+    for seed in range(count):
+        body = {"series": [{"id": f"s{seed}", "values": make_series(120, seed=seed)}]}
+        response = httpx.post(f"{server.url}/v1/forecast", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+
+
+def _counter(exposition: str, name: str, labels: dict[str, str]) -> float:
+    """One sample's value from a text exposition (0 when absent)."""
+    for line in exposition.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match and dict(re.findall(r'(\w+)="([^"]*)"', match.group(1))) == labels:
+            return float(match.group(2))
+    return 0.0
+
+
+def test_promtool_accepts_the_shipped_config() -> None:
+    result = subprocess.run([_tool("promtool"), "check", "config", str(PROMETHEUS_YML)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def _check_metrics(server: ServerProcess) -> str:
+    promtool = _tool("promtool")
+    _forecast(server, 2)
+    scrape = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    for family in FAMILIES:
+        assert re.search(rf"^{family}[{{ ]", scrape.text, re.MULTILINE), f"{family} missing"
+    result = subprocess.run([promtool, "check", "metrics"], input=scrape.text,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    return scrape.text
+
+
+def test_promtool_accepts_a_live_scrape(live_server: ServerProcess) -> None:
+    text = _check_metrics(live_server)
+    assert _counter(text, "rnncast_requests_total", FORECAST) >= 2
+
+
+def test_promtool_accepts_a_multiprocess_scrape(model_dir: Path, tmp_path: Path) -> None:
+    """Two workers write to PROMETHEUS_MULTIPROC_DIR; any worker's scrape adds both up."""
+    _tool("promtool")
+    with run_server(model_dir, tmp_path, args=["--workers", "2"]) as server:
+        text = _check_metrics(server)
+        assert _counter(text, "rnncast_requests_total", FORECAST) == 2
+
+
+def _prometheus_config(target: str) -> dict[str, Any]:
+    """The shipped config, scraping ``target`` every second instead of the compose host."""
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == JOB]
+    (static,) = job["static_configs"]
+    static["targets"] = [target]
+    return config
+
+
+@pytest.fixture
+def prometheus(live_server: ServerProcess, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus on a loopback port scraping the live server; yields its URL."""
+    binary = _tool("prometheus")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(_prometheus_config(f"127.0.0.1:{live_server.port}")))
+    port = free_port()
+    log_path = tmp_path / "prometheus.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(f"{url}/-/ready", timeout=30, process=process)
+        yield url
+    except BaseException:
+        print(log_path.read_text())
+        raise
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _query(url: str, query: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
+    response.raise_for_status()
+    body = response.json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def _served_count(server: ServerProcess) -> float:
+    """The forecast counter as the server itself exposes it now."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    return _counter(text, "rnncast_requests_total", FORECAST)
+
+
+def test_prometheus_scrapes_the_request_counter(
+    live_server: ServerProcess, prometheus: str
+) -> None:
+    """Forecasts sent to the server show up in Prometheus with the exact count."""
+    before = _served_count(live_server)
+    _forecast(live_server, 5)
+    expected = _served_count(live_server)
+    assert expected == before + 5
+    selector = ",".join(f'{k}="{v}"' for k, v in {"job": JOB, **FORECAST}.items())
+    query = f"rnncast_requests_total{{{selector}}}"
+    deadline, seen = time.monotonic() + 60, None
+    while time.monotonic() < deadline:
+        result = _query(prometheus, query)
+        seen = [(r["metric"], float(r["value"][1])) for r in result]
+        if len(seen) == 1 and seen[0][1] == expected:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"Prometheus never showed {query} == {expected} within 60 s (last: {seen})")
+    (metric, _), = seen
+    assert metric["service"] == "rnncast", "the shipped config's target labels are applied"
+    assert metric["instance"] == f"127.0.0.1:{live_server.port}"
+    (up,) = _query(prometheus, f'up{{job="{JOB}"}}')
+    assert up["value"][1] == "1"
+
+
+def test_compose_wires_prometheus_to_the_service() -> None:
+    """No Docker engine or compose here: the file's cross-references are checked instead."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    server, prom = compose["services"]["rnncast"], compose["services"]["prometheus"]
+    build = COMPOSE.parent / server["build"]["context"]
+    assert (build / server["build"]["dockerfile"]).resolve() == (REPO / "Dockerfile")
+    final = parse_dockerfile(REPO / "Dockerfile")[-1]
+    assert final.last("HEALTHCHECK") is not None, "depends_on: service_healthy needs one"
+    assert prom["depends_on"]["rnncast"]["condition"] == "service_healthy"
+    env = {**final.env(), **{k: str(v) for k, v in server.get("environment", {}).items()}}
+    assert {k for k in env if k.startswith("RNNCAST_")} <= settings_env_names()
+    assert seconds(server["stop_grace_period"]) > drain_budget(env)
+    for service in (server, prom):
+        assert all(str(p).startswith("127.0.0.1:") for p in service["ports"]), "loopback only"
+    (mount,) = [v for v in prom["volumes"] if v.split(":")[1] == "/etc/prometheus/prometheus.yml"]
+    assert (COMPOSE.parent / mount.split(":")[0]).resolve() == PROMETHEUS_YML
+    assert f"--config.file={mount.split(':')[1]}" in prom["command"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prom["image"]), "a pinned version"
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == JOB]
+    (static,) = job["static_configs"]
+    assert static["targets"] == [f"rnncast:{env['RNNCAST_PORT']}"]
+    assert job["metrics_path"] == "/metrics"
+    assert server["read_only"] is True and "/tmp" in server["tmpfs"]
