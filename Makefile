@@ -24,6 +24,7 @@ serve: $(VENV)/.serve  ## set up and serve models/ on http://127.0.0.1:8000
 	$(BIN)/rnncast serve
 
 test: $(VENV)/.dev  ## set up and run the whole test suite (lint and types first)
+	bash scripts/install-tools.sh
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -75,6 +75,7 @@ class ModelRegistry:
         self._observer_for = observer_for
         self._on_loaded = on_loaded
         self._lock = threading.Lock()
+        self._rejected: dict[str, str] = {}  # name -> sha256 of a file that failed to load
         self._states: dict[str, ModelState] = {
             name: ModelState(name, path, "loading") for name, path in discover(model_dir).items()
         }
@@ -133,11 +134,16 @@ class ModelRegistry:
             if state.model is None or not state.path.is_file():
                 continue
             try:
-                changed = sha256_of(state.path) != state.model.forecaster.sha256
+                sha = sha256_of(state.path)
             except OSError:
                 continue
-            if changed and self._load(state.name, state.path):
+            # Try each new file content once: a broken file is logged once, not every poll.
+            if sha in (state.model.forecaster.sha256, self._rejected.get(state.name)):
+                continue
+            if self._load(state.name, state.path):
                 reloaded.append(state.name)
+            else:
+                self._rejected[state.name] = sha
         return reloaded
 
     def states(self) -> list[ModelState]:

@@ -42,7 +42,7 @@ PRESETS: dict[str, Preset] = {
         epochs=100, batch_size=32, shuffle=False, normalization="none",
         validation_fraction=0.0, patience=None, synthetic_points=1000, log_every=10,
     ),
-    # Measured better (bench/RESULTS.md, "Choosing the default preset"): the window
+    # Measured better (bench/PRESETS.md, `python -m bench.presets`): the window
     # is what limits accuracy, and a long window in the features layout trains in
     # seconds and stays stable when fed its own forecasts; a longer sequence layout
     # was both slower and less accurate. Standardised (or relative when the data

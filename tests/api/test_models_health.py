@@ -112,3 +112,24 @@ def test_openapi_documents_bodies_with_examples(client: TestClient) -> None:
     assert schemas["ForecastRequest"]["examples"] and schemas["RollingRequest"]["examples"]
     assert "SeriesIn" in schemas and "TimedSeriesIn" in schemas
     assert schemas["SeriesIn"]["properties"]["values"]["examples"]
+
+
+def test_changed_files_are_hot_reloaded(model_copy: Path, tmp_path: Path) -> None:
+    from tests.factories import train_artifact
+
+    with make_client(model_copy, reload_interval_s=0.1) as c:
+        ready_within(c)
+        old_sha = c.get("/v1/models/default").json()["sha256"]
+        # A damaged file is ignored: the old model keeps serving.
+        target = model_copy / "default" / "model.pt"
+        target.write_bytes(b"half-written")
+        time.sleep(0.5)
+        assert c.get("/v1/models/default").json()["sha256"] == old_sha
+        assert c.get("/health/ready").status_code == 200
+        new = train_artifact(tmp_path / "new", epochs=2, seed=5)
+        for name in ("model.pt.sha256", "model.pt"):
+            shutil.copy(new.parent / name, model_copy / "default" / name)
+        deadline = time.monotonic() + 20
+        while c.get("/v1/models/default").json()["sha256"] == old_sha:
+            assert time.monotonic() < deadline, "the new file was never loaded"
+            time.sleep(0.05)

@@ -1,0 +1,50 @@
+"""The runtime on a CUDA device; skipped with the reason where there is none.
+
+Run on a GPU machine with: RNNCAST_DEVICE=cuda pytest -m cuda tests/runtime
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.runtime.device import resolve_device
+from app.runtime.forecaster import Forecaster
+from tests.factories import fresh_draw
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
+]
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_artifact: Path) -> tuple[Forecaster, Forecaster]:
+    device = resolve_device(os.environ.get("RNNCAST_DEVICE", "cuda"))
+    return (Forecaster.load(tiny_artifact, torch.device("cpu"), "cpu"),
+            Forecaster.load(tiny_artifact, device, "gpu"))
+
+
+def test_auto_picks_cuda() -> None:
+    assert resolve_device("auto").type == "cuda"
+
+
+def test_one_step_rolling_and_walk_forward_match_cpu(pair: tuple[Forecaster, Forecaster]) -> None:
+    cpu, gpu = pair
+    assert gpu.device.type == "cuda"
+    histories = np.stack([fresh_draw(100, s) for s in range(64)])
+    np.testing.assert_allclose(gpu.predict(histories), cpu.predict(histories), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gpu.rolling(histories, 50), cpu.rolling(histories, 50), rtol=1e-3, atol=1e-4)
+    series = fresh_draw(3000, 7)
+    np.testing.assert_allclose(gpu.walk_forward(series), cpu.walk_forward(series), rtol=1e-4, atol=1e-5)
+
+
+def test_sampled_paths_are_deterministic_on_the_device(pair: tuple[Forecaster, Forecaster]) -> None:
+    _, gpu = pair
+    histories = np.stack([fresh_draw(100, s) for s in range(8)])
+    a = gpu.sample_paths(histories, 20, 64, seed=3)
+    np.testing.assert_array_equal(a, gpu.sample_paths(histories, 20, 64, seed=3))
