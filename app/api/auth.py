@@ -7,12 +7,11 @@ import hmac
 from fastapi import Request
 
 from app.api.errors import ApiError
-from app.api.state import get_state
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """Dependency: 401 unless auth is off or the bearer token matches a configured key."""
-    keys = get_state(request).settings.api_keys
+    keys = request.app.state.service.settings.api_keys
     if not keys:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

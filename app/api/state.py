@@ -38,8 +38,9 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def get_state(request: Request) -> ServiceState:
-    """Dependency: the service state of this app."""
+async def get_state(request: Request) -> ServiceState:
+    """Dependency: the service state of this app (async: a sync dependency costs a
+    thread-pool round trip on every request)."""
     state: ServiceState = request.app.state.service
     return state
 

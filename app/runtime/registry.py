@@ -108,7 +108,6 @@ class ModelRegistry:
             observer=self._observer_for(name) if self._observer_for else None,
             name=name,
         )
-        batcher.start()
         with self._lock:
             previous = self._states.get(name)
             self._states[name] = ModelState(name, path, "ready", None, LoadedModel(forecaster, batcher))

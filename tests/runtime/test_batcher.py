@@ -40,7 +40,6 @@ def test_requests_arriving_during_a_forward_share_the_next_one() -> None:
         model = GatedModel()
         seen: list[tuple[int, int]] = []
         batcher = Batcher(model, max_batch_rows=64, observer=lambda r, n, w, c: seen.append((r, n)))
-        batcher.start()
         first = asyncio.create_task(batcher.predict(rows(1)))
         await wait_event(model.entered)  # the worker is busy with the first request
         rest = [asyncio.create_task(batcher.predict(rows(i, i + 0.5))) for i in range(2, 7)]
@@ -65,7 +64,6 @@ def test_batches_respect_max_rows() -> None:
     async def scenario() -> None:
         model = GatedModel()
         batcher = Batcher(model, max_batch_rows=4)
-        batcher.start()
         first = asyncio.create_task(batcher.predict(rows(0)))
         await wait_event(model.entered)
         tasks = [asyncio.create_task(batcher.predict(rows(1, 2, 3))) for _ in range(3)]
@@ -82,7 +80,6 @@ def test_batches_respect_max_rows() -> None:
 def test_wrong_output_count_fails_every_caller() -> None:
     async def scenario() -> None:
         batcher = Batcher(lambda w: np.zeros(len(w) + 1, dtype=np.float32), max_batch_rows=8)
-        batcher.start()
         with pytest.raises(InferenceError, match="returned 3 values for 2 rows"):
             await batcher.predict(rows(1, 2))
         batcher.stop()
@@ -96,7 +93,6 @@ def test_model_exception_becomes_inference_error() -> None:
 
     async def scenario() -> None:
         batcher = Batcher(broken, max_batch_rows=8)
-        batcher.start()
         with pytest.raises(InferenceError, match="boom"):
             await batcher.predict(rows(1))
         batcher.stop()
@@ -108,7 +104,6 @@ def test_full_queue_refuses_at_once() -> None:
     async def scenario() -> None:
         model = GatedModel()
         batcher = Batcher(model, max_batch_rows=8, max_queue_rows=3)
-        batcher.start()
         first = asyncio.create_task(batcher.predict(rows(1)))
         await wait_event(model.entered)
         queued = asyncio.create_task(batcher.predict(rows(1, 2, 3)))
@@ -128,7 +123,6 @@ def test_requests_that_waited_too_long_are_refused_not_computed() -> None:
         model = GatedModel()
         now = [0.0]
         batcher = Batcher(model, max_batch_rows=8, queue_timeout_s=5.0, clock=lambda: now[0])
-        batcher.start()
         first = asyncio.create_task(batcher.predict(rows(1)))
         await wait_event(model.entered)
         late = asyncio.create_task(batcher.predict(rows(2)))
@@ -150,7 +144,6 @@ def test_jobs_run_alone_and_in_order() -> None:
         model = GatedModel()
         model.gate.set()
         batcher = Batcher(model, max_batch_rows=8)
-        batcher.start()
         order: list[str] = []
         a = batcher.run(lambda: order.append("job") or "done")
         b = batcher.predict(rows(5))
@@ -167,10 +160,28 @@ def test_stop_finishes_queued_work_then_refuses() -> None:
         model = GatedModel()
         model.gate.set()
         batcher = Batcher(model, max_batch_rows=8)
-        batcher.start()
         assert (await batcher.predict(rows(1)))[0].tolist() == [2.0]
         await asyncio.to_thread(batcher.stop)
-        with pytest.raises(OverloadedError, match="shutting down"):
+        with pytest.raises(OverloadedError, match="shutting down or being replaced"):
             await batcher.predict(rows(1))
+        with pytest.raises(OverloadedError, match="shutting down or being replaced"):
+            await batcher.run(lambda: 1)
+
+    asyncio.run(scenario())
+
+
+def test_requests_queued_when_the_model_is_replaced_still_complete() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_rows=8)
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)
+        queued = asyncio.create_task(batcher.predict(rows(2)))
+        while batcher._queued_rows < 1:  # noqa: SLF001
+            await asyncio.sleep(0)
+        batcher.stop()  # a reload swapped in a new model meanwhile
+        model.gate.set()
+        assert (await first)[0].tolist() == [2.0]
+        assert (await queued)[0].tolist() == [4.0]
 
     asyncio.run(scenario())
