@@ -17,6 +17,7 @@ from types import FrameType
 from fastapi import FastAPI
 
 from app.api import metrics
+from app.api.auth import require_api_key
 from app.api.docs import install_docs
 from app.api.errors import add_error_handlers
 from app.api.middleware import RequestMiddleware
@@ -125,6 +126,11 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.include_router(router)
     install_openapi(app)
     install_docs(app)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        direct_routes=forecast.DIRECT_ROUTES,
+        authorize=require_api_key,
+    )
     return app
 

@@ -132,39 +132,32 @@ def forecast_problem(path: str, exc: ForecastError) -> Response:
     return problem_response(path, status, slug, title, exc.message, errors, headers)
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    """Register every handler in one place."""
-
-    @app.exception_handler(RequestValidationError)
-    async def _request_validation(request: Request, exc: RequestValidationError) -> Response:
-        return validation_problem(request.url.path, exc.errors())
-
-    @app.exception_handler(ValidationError)
-    async def _body_validation(request: Request, exc: ValidationError) -> Response:
-        return validation_problem(request.url.path, exc.errors(include_url=False))
-
-    @app.exception_handler(ForecastError)
-    async def _forecast(request: Request, exc: ForecastError) -> Response:
-        return forecast_problem(request.url.path, exc)
-
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> Response:
-        return problem_response(request.url.path, exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The response for any exception a request raised: the one mapping used by the
+    framework's handlers and by the request middleware's direct routes alike."""
+    path = request.url.path
+    if isinstance(exc, RequestValidationError):
+        return validation_problem(path, exc.errors())
+    if isinstance(exc, ValidationError):
+        return validation_problem(path, exc.errors(include_url=False))
+    if isinstance(exc, ForecastError):
+        return forecast_problem(path, exc)
+    if isinstance(exc, ApiError):
+        return problem_response(path, exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers)
+    if isinstance(exc, HTTPException):
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no route {request.method} {request.url.path}"
-        return problem_response(
-            request.url.path, exc.status_code, "http", title, detail, headers=dict(exc.headers or {})
-        )
+            detail = f"no route {request.method} {path}"
+        return problem_response(path, exc.status_code, "http", title, detail, headers=dict(exc.headers or {}))
+    logger.exception("unhandled error", extra={"path": path}, exc_info=exc)
+    return problem_response(
+        path, 500, "internal", "Internal error",
+        "the server failed to answer; the error is logged with this request's id",
+    )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            request.url.path, 500, "internal", "Internal error",
-            "the server failed to answer; the error is logged with this request's id",
-        )
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Register :func:`error_response` for every exception class, in one place."""
+    for exc_class in (RequestValidationError, ValidationError, ForecastError, ApiError, HTTPException, Exception):
+        app.add_exception_handler(exc_class, error_response)

@@ -7,12 +7,15 @@ import logging
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics
-from app.api.errors import ApiError, problem_response
+from app.api.errors import ApiError, error_response, problem_response
 
 logger = logging.getLogger("rnncast.request")
 
@@ -25,12 +28,30 @@ def _too_large(limit: int) -> ApiError:
                     f"the request body exceeds {limit} bytes (RNNCAST_MAX_BODY_BYTES)")
 
 
-class RequestMiddleware:
-    """Wraps every HTTP request; the innermost app sees a size-checked body."""
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+class RequestMiddleware:
+    """Wraps every HTTP request; the innermost app sees a size-checked body.
+
+    ``direct_routes`` are answered here without the framework's per-request routing,
+    dependency and exception layers: the hot forecast routes, whose endpoints take
+    only the request. They are also registered as ordinary routes (that is where
+    the OpenAPI document describes them); the answer is the same either way, and
+    errors go through the same ``error_response``. Measured in bench/RESULTS.md.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        direct_routes: Mapping[tuple[str, str], Endpoint] | None = None,
+        authorize: Callable[[Request], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.direct = direct_routes or {}
+        self.authorize = authorize
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,11 +81,24 @@ class RequestMiddleware:
                 error = _too_large(self.max_body)
                 response = problem_response(scope["path"], 413, error.slug, error.title, error.detail)
                 await response(scope, receive, send_with_id)
+            elif (endpoint := self.direct.get((scope["method"], scope["path"]))) is not None:
+                state["route"] = scope["path"]
+                await self._answer(endpoint, scope, receive, send_with_id)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         finally:
             metrics.IN_FLIGHT.dec()
             self._record(scope, state, status, time.perf_counter() - started)
+
+    async def _answer(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, self._limited(receive))
+        try:
+            if self.authorize is not None:
+                await self.authorize(request)
+            response = await endpoint(request)
+        except Exception as exc:  # noqa: BLE001 - every error becomes its problem response
+            response = await error_response(request, exc)
+        await response(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too: Content-Length may be absent (chunked)."""
@@ -84,7 +118,7 @@ class RequestMiddleware:
     @staticmethod
     def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = getattr(route, "path", None) or state.get("route") or "unmatched"
         metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
         metrics.REQUEST_SECONDS.labels(template).observe(seconds)
         logger.info("request", extra={

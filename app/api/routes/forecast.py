@@ -18,7 +18,7 @@ from app.api.schemas import (
     RollingRequest,
     RollingResponse,
 )
-from app.api.state import State
+from app.api.state import ServiceState
 from app.runtime import service
 from app.runtime.forecaster import Forecaster
 
@@ -46,8 +46,9 @@ def _model_ref(forecaster: Forecaster) -> dict[str, str]:
     summary="One-step forecast for each series",
     openapi_extra=body_spec(ForecastRequest),
 )
-async def forecast(request: Request, state: State) -> Response:
+async def forecast(request: Request) -> Response:
     """Forecast the next value of each posted series (only the last `window` values are used)."""
+    state: ServiceState = request.app.state.service
     body = ForecastRequest.model_validate_json(await request.body())
     model = state.registry.get(body.model)
     series = [service.to_array(s.values, i) for i, s in enumerate(body.series)]
@@ -67,8 +68,9 @@ async def forecast(request: Request, state: State) -> Response:
     summary="Multi-step forecasts with optional intervals and walk-forward",
     openapi_extra=body_spec(RollingRequest),
 )
-async def forecast_rolling(request: Request, state: State) -> Response:
+async def forecast_rolling(request: Request) -> Response:
     """Recursive `horizon`-step forecasts; `quantiles` from simulated paths; `walk_forward` scores."""
+    state: ServiceState = request.app.state.service
     body = RollingRequest.model_validate_json(await request.body())
     model = state.registry.get(body.model)
     series = [
@@ -102,3 +104,8 @@ async def forecast_rolling(request: Request, state: State) -> Response:
             for r in results
         ],
     })
+
+
+# Answered by the request middleware directly (see app.api.middleware): the same
+# endpoints, without per-request routing and dependency resolution.
+DIRECT_ROUTES = {("POST", "/v1/forecast"): forecast, ("POST", "/v1/forecast/rolling"): forecast_rolling}
