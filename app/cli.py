@@ -1,7 +1,8 @@
 """``rnncast train | serve | inspect | predict``.
 
-Arguments are parsed inside :func:`main`; training code is imported only by the
-``train`` command, so ``rnncast serve`` never loads pandas or matplotlib.
+Arguments are parsed inside :func:`main`; each command imports what it needs, so
+``rnncast serve`` never loads pandas or matplotlib, and its supervisor process (with
+``--workers N``) never loads torch.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-
-from app.artifact import ArtifactError, read_metadata, verify_checksum
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,6 +132,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from app.artifact import ArtifactError, read_metadata, verify_checksum
+
     try:
         metadata = read_metadata(args.file)
     except ArtifactError as exc:
@@ -166,8 +165,10 @@ def _read_values(args: argparse.Namespace) -> list[float]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
+    from app.artifact import ArtifactError
     from app.runtime.errors import ForecastError
     from app.runtime.forecaster import Forecaster
     from app.runtime.service import Limits, check_series, to_array

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -95,8 +96,16 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         models_ = registry or build_registry(settings)
         state = ServiceState(settings, models_, limits_from(settings))
         app.state.service = state
+        def load() -> None:
+            models_.load_all()
+            gc.collect()
+            # Everything alive now (torch, the app, the models) lives as long as the
+            # process: keep it out of the collector's full passes, which otherwise stall
+            # the loop for tens of ms (p99 at 64 clients: 99 ms -> 21 ms, bench/RESULTS.md).
+            gc.freeze()
+
         # Load in the background so /health/live answers while models load.
-        loader = threading.Thread(target=models_.load_all, name="model-loader", daemon=True)
+        loader = threading.Thread(target=load, name="model-loader", daemon=True)
         loader.start()
         if settings.workers > 1:
             # Workers share one socket: a worker must not accept connections (and answer

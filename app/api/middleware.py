@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics
 from app.api.errors import ApiError, error_response, problem_response
+from app.api.logs import log_request
 
 logger = logging.getLogger("rnncast.request")
 
@@ -121,7 +122,7 @@ class RequestMiddleware:
         template = getattr(route, "path", None) or state.get("route") or "unmatched"
         metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
         metrics.REQUEST_SECONDS.labels(template).observe(seconds)
-        logger.info("request", extra={
+        log_request(logger, {
             "request_id": state["request_id"],
             "method": scope["method"],
             "route": template,

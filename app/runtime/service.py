@@ -79,16 +79,17 @@ class RollingForecast:
 
 def to_array(values: Sequence[float] | Array, index: int) -> Array:
     """float32 copy of a series; refuses values that overflow float32."""
-    array = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf: refused below
+        array = np.array(values, dtype=np.float32)
     if array.ndim != 1:
         raise InvalidSeriesError("values must be a flat list of numbers", field=f"series[{index}].values")
-    if not np.isfinite(array).all() or np.abs(array).max(initial=0.0) > FLOAT32_MAX:
+    if not np.isfinite(array).all():
         raise InvalidSeriesError(
             f"series[{index}].values holds a non-finite number or one beyond float32's range "
             f"(|x| <= {FLOAT32_MAX:.3e})",
             field=f"series[{index}].values",
         )
-    return array.astype(np.float32)
+    return array
 
 
 def check_series(series: Sequence[Array], window: int, limits: Limits) -> None:
