@@ -5,8 +5,8 @@ Runs inside LitServe's own virtual environment (it never imports ``app``):
     python bench/servers/litserve_app.py --model PATH --port 8000 [--max-batch 64 --timeout-ms 2]
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: LitServe reads decode_request's annotation
+# at run time to pick the request type.
 import argparse
 import json
 import os
