@@ -67,25 +67,14 @@ def ablation_servers(paths: Paths) -> list[Maker]:
         command = [python, "-m", "bench.servers.rnncast_variant", *flags, "--", "serve"]
         return lambda: _rnncast_bench(paths, name=name, command=command, env=env)
 
-    from bench.servers.rnncast_variant import applicable
-
-    can = applicable()
-    _log(f"variant patches that still apply to app/: {can}")
     quiet = {"RNNCAST_LOG_LEVEL": "warning"}
-    makers = [lambda: targets.ceiling(paths, 32), variant("rnncast-shipped", [])]
-    chosen: list[str] = []
-    for patch in ("async-deps", "fast-request-id", "plain-route"):
-        if can[patch]:
-            chosen.append(patch)
-            makers.append(variant("rnncast+" + "+".join(chosen), list(chosen)))
-    if can.get("yield-before-batch"):
-        makers.append(variant("rnncast+yield-before-batch", [*chosen, "yield-before-batch"]))
-    makers.append(variant("rnncast+gc-freeze", [*chosen, "gc-freeze"]))
-    makers += [
-        variant("+".join(["rnncast", *chosen, "no-request-log"]), chosen, quiet),
+    return [
+        lambda: targets.ceiling(paths, 32),
+        variant("rnncast-shipped", []),
+        variant("rnncast+yield-before-batch", ["yield-before-batch"]),
+        variant("rnncast+no-request-log", [], quiet),
         variant("rnncast-timer-2ms", [], {"RNNCAST_MAX_WAIT_MS": "2"}),
     ]
-    return makers
 
 
 def _revision(paths: Paths) -> str:
