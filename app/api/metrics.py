@@ -7,6 +7,7 @@ worker then writes its samples there and a scrape of any worker aggregates all.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -61,6 +62,25 @@ MODEL_INFO = Gauge(
 )
 
 
+# Methods outside this set are counted as "other": a label value per made-up method
+# would let any client grow the exposition (and the cache below) without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@functools.cache
+def _request_series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    # labels() hashes and validates its arguments on every call: a few microseconds a
+    # request, so each (route, method, status) child is looked up once.
+    return REQUESTS.labels(route, method, str(status)), REQUEST_SECONDS.labels(route)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its duration."""
+    count, duration = _request_series(route, method if method in _METHODS else "other", status)
+    count.inc()
+    duration.observe(seconds)
+
+
 def batch_observer(model: str) -> BatchObserver:
     """Records each one-step forward pass of ``model``."""
     size, merged = BATCH_SIZE.labels(model), BATCH_REQUESTS.labels(model)
@@ -81,10 +101,16 @@ def model_loaded(forecaster: Forecaster) -> None:
     MODEL_INFO.labels(forecaster.name, meta.version, str(forecaster.device), forecaster.sha256).set(1)
 
 
+@functools.cache
+def _forecast_series(model: str, kind: str) -> tuple[Counter, Counter]:
+    return SERIES.labels(model, kind), POINTS.labels(model, kind)
+
+
 def count_forecast(model: str, kind: str, series: int, points: int) -> None:
     """Count the series and points a request was answered with."""
-    SERIES.labels(model, kind).inc(series)
-    POINTS.labels(model, kind).inc(points)
+    series_count, points_count = _forecast_series(model, kind)
+    series_count.inc(series)
+    points_count.inc(points)
 
 
 def render() -> tuple[bytes, str]:

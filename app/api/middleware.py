@@ -120,8 +120,7 @@ class RequestMiddleware:
     def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or state.get("route") or "unmatched"
-        metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(template).observe(seconds)
+        metrics.observe_request(template, scope["method"], status, seconds)
         log_request(logger, {
             "request_id": state["request_id"],
             "method": scope["method"],

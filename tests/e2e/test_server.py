@@ -109,6 +109,16 @@ def test_garbage_on_the_socket_does_not_hurt_the_server(live_server: ServerProce
     assert httpx.get(f"{live_server.url}/health/live").status_code == 200
 
 
+def test_made_up_methods_share_one_metric_label(live_server: ServerProcess) -> None:
+    """Unusual methods must not grow the exposition (uvicorn refuses made-up ones itself)."""
+    for method in ("PROPFIND", "MKCOL", "PURGE"):
+        assert httpx.request(method, f"{live_server.url}/v1/forecast").status_code == 405
+    samples = metric_samples(live_server.url)
+    methods = {labels["method"] for labels, _ in samples["rnncast_requests_total"]}
+    assert methods <= {"GET", "POST", "other"}
+    assert count(samples, "rnncast_requests_total", method="other", status="405") == 3
+
+
 def test_200_concurrent_requests_equal_their_answers_alone(live_server: ServerProcess) -> None:
     bodies = [{"series": [{"id": str(i), "values": make_series(WINDOW + i % 5, seed=i)}]} for i in range(200)]
     alone = [httpx.post(f"{live_server.url}/v1/forecast", json=b).json() for b in bodies[:200]]
