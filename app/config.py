@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     """Most series rows gathered into one forward pass by the dynamic batcher."""
     max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     """Extra time the batcher waits to fill a batch; 0 = greedy (dispatch when idle)."""
+    batch_on: Literal["auto", "loop", "thread"] = "auto"
+    """Where one-step batches run on CPU: `loop` (no thread hand-offs), `thread` (the
+    loop reads requests meanwhile), `auto` = `loop` when a worker has one CPU."""
     queue_timeout_s: float = Field(default=30.0, gt=0.0)
     """A request still queued after this long is answered 503 instead of computed."""
     max_queue_rows: int = Field(default=100_000, ge=1)

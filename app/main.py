@@ -28,7 +28,7 @@ from app.api.openapi import install_openapi
 from app.api.routes import forecast, health, models, v2
 from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
-from app.runtime.device import configure_threads
+from app.runtime.device import batches_on_loop, configure_threads
 from app.runtime.registry import BatchSettings, ModelRegistry
 
 logger = logging.getLogger("rnncast")
@@ -65,6 +65,7 @@ def build_registry(settings: Settings) -> ModelRegistry:
         batching=BatchSettings(
             max_batch_rows=settings.max_batch_size,
             max_wait_s=settings.max_wait_ms / 1000,
+            inline_on_cpu=batches_on_loop(settings.batch_on, settings.workers),
             queue_timeout_s=settings.queue_timeout_s,
             max_queue_rows=settings.max_queue_rows,
         ),
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             app,
             max_body_bytes=settings.max_body_bytes,
             direct_routes=forecast.DIRECT_ROUTES,
-            authorize=require_api_key,
+            authorize=require_api_key if settings.api_keys else None,
         )
 
     app = Rnncast(

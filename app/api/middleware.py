@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +30,21 @@ def _too_large(limit: int) -> ApiError:
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Logged and counted for a client that went away before its body arrived: nothing can
+# be answered, and it is no server error (nginx's convention).
+CLIENT_CLOSED = 499
+
+
+class _ReadRequest(Request):
+    """A request whose body the middleware has already read and size-checked."""
+
+    def __init__(self, scope: Scope, body: bytes) -> None:
+        super().__init__(scope)
+        self._read_body = body
+
+    async def body(self) -> bytes:
+        return self._read_body
 
 
 class RequestMiddleware:
@@ -84,22 +99,38 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_id)
             elif (endpoint := self.direct.get((scope["method"], scope["path"]))) is not None:
                 state["route"] = scope["path"]
-                await self._answer(endpoint, scope, receive, send_with_id)
+                if not await self._answer(endpoint, scope, receive, send_with_id):
+                    status = CLIENT_CLOSED
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         finally:
             metrics.IN_FLIGHT.dec()
             self._record(scope, state, status, time.perf_counter() - started)
 
-    async def _answer(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, self._limited(receive))
+    async def _read(self, receive: Receive) -> bytes:
+        """The whole body; ApiError 413 as soon as it outgrows the limit."""
+        receive = self._limited(receive)
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _answer(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a direct route; False if the client left before its body arrived."""
         try:
-            if self.authorize is not None:
-                await self.authorize(request)
-            response = await endpoint(request)
+            if self.authorize is not None:  # before reading a body nobody may send
+                await self.authorize(Request(scope))
+            response = await endpoint(_ReadRequest(scope, await self._read(receive)))
+        except ClientDisconnect:
+            return False
         except Exception as exc:  # noqa: BLE001 - every error becomes its problem response
-            response = await error_response(request, exc)
+            response = await error_response(Request(scope), exc)
         await response(scope, receive, send)
+        return True
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too: Content-Length may be absent (chunked)."""

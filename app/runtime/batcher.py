@@ -1,9 +1,12 @@
 """Dynamic batching: concurrent one-step requests share one forward pass.
 
 The queue and all bookkeeping (gathering, concatenating, splitting, answering) live
-on the event loop; only the model call itself runs on the model's compute thread,
-so the event loop never runs model compute and the compute thread barely needs the
-GIL (a thread that keeps taking the GIL back stalls the loop on every request).
+on the event loop. The model call itself runs on the model's compute thread, which
+barely needs the GIL (a thread that keeps taking the GIL back stalls the loop on
+every request), or, with ``inline``, on the event loop itself: with one CPU the
+thread cannot run beside the loop anyway, and each hand-off to it and back costs
+two context switches (bench/RESULTS.md). Long jobs (:meth:`Batcher.run`) always
+run on the thread, so the loop never stalls for longer than one forward pass.
 
 Batching is greedy: when the model is idle a request is dispatched at once;
 requests that arrive while a forward pass runs are gathered into the next one (up
@@ -52,6 +55,7 @@ class Batcher:
         *,
         max_batch_rows: int,
         max_wait_s: float = 0.0,
+        inline: bool = False,
         queue_timeout_s: float = 30.0,
         max_queue_rows: int = 100_000,
         observer: BatchObserver | None = None,
@@ -61,6 +65,7 @@ class Batcher:
         self._predict = predict
         self._max_rows = max_batch_rows
         self._max_wait = max_wait_s
+        self._inline = inline
         self._timeout = queue_timeout_s
         self._max_queue_rows = max_queue_rows
         self._observer = observer
@@ -69,7 +74,7 @@ class Batcher:
         self._queued_rows = 0
         self._draining = False  # a task is dispatching the queue
         self._stopping = False
-        # One thread: the model's compute is serialised, batches and jobs alike.
+        # One thread: jobs (and, unless inline, batches) run one at a time.
         self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
     async def predict(self, windows: Array) -> tuple[Array, int]:
@@ -110,6 +115,10 @@ class Batcher:
             while self._queue:
                 if self._max_wait > 0 and self._queued_rows < self._max_rows:
                     await asyncio.sleep(self._max_wait)
+                else:
+                    # One pass of the loop first: requests already readable on other
+                    # connections (or held up by an inline forward) join this batch.
+                    await asyncio.sleep(0)
                 batch = self._take()
                 if batch:
                     await self._run_batch(batch)
@@ -143,7 +152,10 @@ class Batcher:
         windows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         started = self._clock()
         try:
-            predictions = await self._submit(self._predict, windows)
+            if self._inline:
+                predictions = self._predict(windows)
+            else:
+                predictions = await self._submit(self._predict, windows)
             if len(predictions) != len(windows):
                 raise InferenceError(f"model returned {len(predictions)} values for {len(windows)} rows")
         except ForecastError as exc:

@@ -45,3 +45,11 @@ def configure_threads(num_threads: int, workers: int) -> int:
         num_threads = max(1, available_cpus() // max(1, workers))
     torch.set_num_threads(num_threads)
     return num_threads
+
+
+def batches_on_loop(batch_on: str, workers: int) -> bool:
+    """``auto``: run one-step batches on the event loop when each worker has one CPU,
+    where a compute thread could only take turns with the loop."""
+    if batch_on == "auto":
+        return available_cpus() // max(1, workers) <= 1
+    return batch_on == "loop"

@@ -27,6 +27,8 @@ class BatchSettings:
 
     max_batch_rows: int = 256
     max_wait_s: float = 0.0
+    inline_on_cpu: bool = False
+    """Run a CPU model's one-step batches on the event loop (see app.runtime.batcher)."""
     queue_timeout_s: float = 30.0
     max_queue_rows: int = 100_000
 
@@ -103,6 +105,8 @@ class ModelRegistry:
             forecaster.predict,
             max_batch_rows=self._batching.max_batch_rows,
             max_wait_s=self._batching.max_wait_s,
+            # On CUDA a forward pass waits for the device: never on the loop.
+            inline=self._batching.inline_on_cpu and forecaster.device.type == "cpu",
             queue_timeout_s=self._batching.queue_timeout_s,
             max_queue_rows=self._batching.max_queue_rows,
             observer=self._observer_for(name) if self._observer_for else None,

@@ -1,12 +1,13 @@
 """Forecast use cases: check inputs against the model and the limits, then compute.
 
 Plain data in (numpy arrays, dataclasses), plain data out; the API turns these
-into wire schemas. Compute runs on the model's batcher thread, never the caller's.
+into wire schemas. Compute runs where the model's batcher puts it: one-step batches
+on its compute thread or the event loop, rolling jobs always on the thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,6 +78,14 @@ class RollingForecast:
     walk_forward: WalkForward | None
 
 
+def _not_float32(index: int) -> InvalidSeriesError:
+    return InvalidSeriesError(
+        f"series[{index}].values holds a non-finite number or one beyond float32's range "
+        f"(|x| <= {FLOAT32_MAX:.3e})",
+        field=f"series[{index}].values",
+    )
+
+
 def to_array(values: Sequence[float] | Array, index: int) -> Array:
     """float32 copy of a series; refuses values that overflow float32."""
     with np.errstate(over="ignore"):  # beyond float32's range becomes inf: refused below
@@ -84,23 +93,35 @@ def to_array(values: Sequence[float] | Array, index: int) -> Array:
     if array.ndim != 1:
         raise InvalidSeriesError("values must be a flat list of numbers", field=f"series[{index}].values")
     if not np.isfinite(array).all():
-        raise InvalidSeriesError(
-            f"series[{index}].values holds a non-finite number or one beyond float32's range "
-            f"(|x| <= {FLOAT32_MAX:.3e})",
-            field=f"series[{index}].values",
-        )
+        raise _not_float32(index)
     return array
 
 
-def check_series(series: Sequence[Array], window: int, limits: Limits) -> None:
-    """Count and length checks shared by every forecast kind."""
-    if not series:
+def last_windows(series: Sequence[Sequence[float]], window: int, limits: Limits) -> Array:
+    """The last ``window`` values of each series as one float32 (rows, window) matrix,
+    converted in one call (a one-step forecast reads nothing before its window)."""
+    check_series(series, window, limits)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf: refused below
+        windows = np.array([values[-window:] for values in series], dtype=np.float32)
+    if not np.isfinite(windows).all():
+        raise _not_float32(int(np.argmin(np.isfinite(windows).all(axis=1))))
+    return windows
+
+
+def check_count(count: int, limits: Limits) -> None:
+    """At least one series, at most ``limits.max_series``."""
+    if not count:
         raise InvalidSeriesError("post at least one series", field="series")
-    if len(series) > limits.max_series:
+    if count > limits.max_series:
         raise LimitExceededError(
-            f"{len(series)} series posted; at most {limits.max_series} per request",
+            f"{count} series posted; at most {limits.max_series} per request",
             field="series", limit=limits.max_series,
         )
+
+
+def check_series(series: Sequence[Sized], window: int, limits: Limits) -> None:
+    """Count and length checks shared by every forecast kind."""
+    check_count(len(series), limits)
     for i, values in enumerate(series):
         if len(values) < window:
             raise InvalidSeriesError(
@@ -122,17 +143,10 @@ def _check_finite(result: Array) -> Array:
     return result
 
 
-def _last_windows(series: Sequence[Array], window: int) -> Array:
-    return np.stack([values[-window:] for values in series])
-
-
-async def forecast_one_step(
-    model: LoadedModel, series: Sequence[Array], limits: Limits
-) -> tuple[Array, int]:
-    """Next value of each series, via the dynamic batcher; also the batch size it ran in."""
-    window = model.forecaster.window
-    check_series(series, window, limits)
-    predictions, batch_rows = await model.batcher.predict(_last_windows(series, window))
+async def forecast_one_step(model: LoadedModel, windows: Array) -> tuple[Array, int]:
+    """Next value after each (rows, window) row, via the dynamic batcher; also the
+    batch size it ran in. Build ``windows`` with :func:`last_windows`."""
+    predictions, batch_rows = await model.batcher.predict(windows)
     return _check_finite(predictions), batch_rows
 
 
@@ -190,7 +204,7 @@ def _walk_forward(forecaster: Forecaster, values: Array) -> WalkForward:
 
 def _rolling(forecaster: Forecaster, series: Sequence[SeriesInput], options: RollingOptions) -> list[RollingForecast]:
     """All the compute of a rolling request; runs on the batcher thread."""
-    histories = _last_windows([s.values for s in series], forecaster.window)
+    histories = np.stack([s.values[-forecaster.window:] for s in series])
     mean = _check_finite(forecaster.rolling(histories, options.horizon))
     quantiles: list[dict[str, Array] | None] = [None] * len(series)
     if options.quantiles:

@@ -98,6 +98,10 @@ GOOD = make_series(WINDOW)
             422, "invalid-series", "Invalid series",
             "series[0].values holds a non-finite number or one beyond float32's range (|x| <= 3.403e+38)",
             "/v1/forecast", [{"field": "series[0].values", "message": "series[0].values holds a non-finite number or one beyond float32's range (|x| <= 3.403e+38)", "type": "invalid-series", "limit": None}])),
+        ("/v1/forecast", {"series": [{"values": GOOD}, {"values": [*GOOD[:-1], -1e39]}]}, 422, problem(
+            422, "invalid-series", "Invalid series",
+            "series[1].values holds a non-finite number or one beyond float32's range (|x| <= 3.403e+38)",
+            "/v1/forecast", [{"field": "series[1].values", "message": "series[1].values holds a non-finite number or one beyond float32's range (|x| <= 3.403e+38)", "type": "invalid-series", "limit": None}])),
         ("/v1/forecast/rolling", {"series": [{"values": GOOD}], "horizon": 0}, 422, problem(
             422, "validation", "Request validation failed", "horizon: Input should be greater than or equal to 1",
             "/v1/forecast/rolling", [{"field": "horizon", "message": "Input should be greater than or equal to 1", "type": "greater_than_equal", "limit": 1}])),
@@ -112,7 +116,7 @@ GOOD = make_series(WINDOW)
             "unknown freq 'fortnight'; use one of A, AS, D, H, M, ME, MS, Q, QE, QS, S, T, W, Y, YE, YS, h, min, s with an optional multiple such as 15min",
             "/v1/forecast/rolling", [{"field": "freq", "message": "unknown freq 'fortnight'; use one of A, AS, D, H, M, ME, MS, Q, QE, QS, S, T, W, Y, YE, YS, h, min, s with an optional multiple such as 15min", "type": "invalid-series", "limit": None}])),
     ],
-    ids=["short", "no-series", "string", "extra-field", "unknown-model", "float32-overflow",
+    ids=["short", "no-series", "string", "extra-field", "unknown-model", "float32-overflow", "overflow-in-series-1",
          "horizon-0", "quantile-range", "freq-without-start", "bad-freq"],
 )
 def test_errors_are_exact_problem_details(client: TestClient, path: str, body: dict[str, Any], status: int, expected: dict[str, Any]) -> None:
@@ -120,6 +124,16 @@ def test_errors_are_exact_problem_details(client: TestClient, path: str, body: d
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json() == expected
+
+
+def test_one_step_reads_only_the_window(client: TestClient) -> None:
+    """Values before the last `window` do not feed a one-step forecast, so they are not
+    converted (nor refused for float32's range); the rolling walk-forward reads them all."""
+    plain = client.post("/v1/forecast", json={"series": [{"values": GOOD}]}).json()
+    longer = client.post("/v1/forecast", json={"series": [{"values": [1e39, *GOOD]}]})
+    assert longer.status_code == 200 and longer.json() == plain
+    rolling = client.post("/v1/forecast/rolling", json={"series": [{"values": [1e39, *GOOD]}], "horizon": 1})
+    assert rolling.status_code == 422 and rolling.json()["type"].endswith("invalid-series")
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:

@@ -119,23 +119,49 @@ def test_made_up_methods_share_one_metric_label(live_server: ServerProcess) -> N
     assert count(samples, "rnncast_requests_total", method="other", status="405") == 3
 
 
-def test_200_concurrent_requests_equal_their_answers_alone(live_server: ServerProcess) -> None:
+def _burst_equals_alone(url: str) -> None:
+    """200 concurrent requests get exactly the answers they get one at a time, and some
+    of them shared a forward pass."""
     bodies = [{"series": [{"id": str(i), "values": make_series(WINDOW + i % 5, seed=i)}]} for i in range(200)]
-    alone = [httpx.post(f"{live_server.url}/v1/forecast", json=b).json() for b in bodies[:200]]
+    alone = [httpx.post(f"{url}/v1/forecast", json=b).json() for b in bodies]
 
     async def burst() -> list[dict[str, object]]:
         limits = httpx.Limits(max_connections=200)
-        async with httpx.AsyncClient(base_url=live_server.url, limits=limits, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
             responses = await asyncio.gather(*(client.post("/v1/forecast", json=b) for b in bodies))
         assert all(r.status_code == 200 for r in responses)
         return [r.json() for r in responses]
 
     together = asyncio.run(burst())
     assert together == alone
-    sizes = metric_samples(live_server.url)["rnncast_batch_size_bucket"]
+    sizes = metric_samples(url)["rnncast_batch_size_bucket"]
     merged = count({"b": sizes}, "b", le="1.0")
     total = count({"b": sizes}, "b", le="+Inf")
     assert total - merged > 0, "no forward pass ever held more than one row"
+
+
+def test_200_concurrent_requests_equal_their_answers_alone(live_server: ServerProcess) -> None:
+    _burst_equals_alone(live_server.url)
+
+
+@pytest.mark.parametrize("batch_on", ["loop", "thread"])
+def test_both_places_for_batches_answer_alike(model_dir: Path, tmp_path: Path, batch_on: str) -> None:
+    with run_server(model_dir, tmp_path, env={"RNNCAST_BATCH_ON": batch_on}) as server:
+        _burst_equals_alone(server.url)
+
+
+def test_a_client_leaving_mid_body_is_counted_not_an_error(live_server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"series\": [")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not count(
+        metric_samples(live_server.url), "rnncast_requests_total", route="/v1/forecast", status="499"
+    ):
+        time.sleep(0.05)
+    assert count(metric_samples(live_server.url), "rnncast_requests_total", route="/v1/forecast", status="499") == 1
+    assert "unhandled error" not in live_server.log()
+    assert httpx.get(f"{live_server.url}/health/ready").status_code == 200
 
 
 def test_logs_are_json_lines_with_the_request_id(live_server: ServerProcess) -> None:

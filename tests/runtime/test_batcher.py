@@ -185,3 +185,59 @@ def test_requests_queued_when_the_model_is_replaced_still_complete() -> None:
         assert (await queued)[0].tolist() == [4.0]
 
     asyncio.run(scenario())
+
+
+class ThreadRecorder:
+    """Doubles the last column and notes which thread ran each call."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.calls: list[int] = []
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        self.calls.append(len(windows))
+        return windows[:, -1] * 2
+
+
+def test_inline_batches_run_on_the_event_loop_and_jobs_on_the_thread() -> None:
+    async def scenario() -> None:
+        model = ThreadRecorder()
+        batcher = Batcher(model, max_batch_rows=64, inline=True, name="m")
+        values, batch_rows = await batcher.predict(rows(1, 2))
+        assert values.tolist() == [2.0, 4.0] and batch_rows == 2
+        job_thread = await batcher.run(lambda: threading.current_thread().name)
+        assert model.threads == [threading.current_thread().name]
+        assert job_thread.startswith("model-m")
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_inline_requests_enqueued_in_one_pass_share_a_forward() -> None:
+    """Requests the loop parsed together (here: tasks started together) form one batch,
+    although an inline forward lets nothing else run while it computes."""
+
+    async def scenario() -> None:
+        model = ThreadRecorder()
+        batcher = Batcher(model, max_batch_rows=64, inline=True)
+        results = await asyncio.gather(*(batcher.predict(rows(i)) for i in range(5)))
+        assert [values.tolist() for values, _ in results] == [[2.0 * i] for i in range(5)]
+        assert model.calls == [5]
+        assert {batch_rows for _, batch_rows in results} == {5}
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_inline_model_errors_reach_every_caller() -> None:
+    def broken(windows: np.ndarray) -> np.ndarray:
+        raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        batcher = Batcher(broken, max_batch_rows=8, inline=True)
+        results = await asyncio.gather(batcher.predict(rows(1)), batcher.predict(rows(2)), return_exceptions=True)
+        assert all(isinstance(r, InferenceError) and "boom" in str(r) for r in results)
+        batcher.stop()
+
+    asyncio.run(scenario())

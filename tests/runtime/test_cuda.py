@@ -48,3 +48,16 @@ def test_sampled_paths_are_deterministic_on_the_device(pair: tuple[Forecaster, F
     histories = np.stack([fresh_draw(100, s) for s in range(8)])
     a = gpu.sample_paths(histories, 20, 64, seed=3)
     np.testing.assert_array_equal(a, gpu.sample_paths(histories, 20, 64, seed=3))
+
+
+def test_cuda_batches_never_run_on_the_event_loop(tiny_artifact: Path) -> None:
+    """A CUDA forward waits on the device, so even `RNNCAST_BATCH_ON=loop` keeps it on
+    the model's thread."""
+    from app.runtime.registry import BatchSettings, ModelRegistry
+
+    registry = ModelRegistry(tiny_artifact.parent, device="cuda", batching=BatchSettings(inline_on_cpu=True))
+    registry.load_all()
+    (state,) = registry.states()
+    assert state.model is not None and state.model.forecaster.device.type == "cuda"
+    assert state.model.batcher._inline is False  # noqa: SLF001 - the choice under test
+    registry.close()

@@ -51,10 +51,10 @@ async def forecast(request: Request) -> Response:
     state: ServiceState = request.app.state.service
     body = ForecastRequest.model_validate_json(await request.body())
     model = state.registry.get(body.model)
-    series = [service.to_array(s.values, i) for i, s in enumerate(body.series)]
-    predictions, batch_rows = await service.forecast_one_step(model, series, state.limits)
+    windows = service.last_windows([s.values for s in body.series], model.forecaster.window, state.limits)
+    predictions, batch_rows = await service.forecast_one_step(model, windows)
     request.state.batch_size = batch_rows
-    metrics.count_forecast(model.forecaster.name, "one_step", len(series), len(series))
+    metrics.count_forecast(model.forecaster.name, "one_step", len(windows), len(windows))
     return json_response({
         "model": _model_ref(model.forecaster),
         "forecasts": [{"id": s.id, "value": v} for s, v in zip(body.series, predictions, strict=True)],

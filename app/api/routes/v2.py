@@ -195,9 +195,8 @@ async def _infer(request: Request, state: ServiceState, name: str, version: str 
         await request.body(), request.headers.get(v2_codec.HEADER_LENGTH), forecaster.window
     )
     with _as_bad_request():
-        predictions, batch_rows = await service.forecast_one_step(
-            model, list(decoded.windows), state.limits
-        )
+        service.check_count(len(decoded.windows), state.limits)
+        predictions, batch_rows = await service.forecast_one_step(model, decoded.windows)
     request.state.batch_size = batch_rows
     metrics.count_forecast(forecaster.name, "one_step", len(predictions), len(predictions))
     return v2_codec.encode(name, forecaster.metadata.version, decoded, predictions)
