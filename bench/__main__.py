@@ -59,21 +59,17 @@ def main_servers(paths: Paths, comparators: bool) -> list[Maker]:
 
 
 def ablation_servers(paths: Paths) -> list[Maker]:
-    """rnncast variants: the shipped server, hot-path patches, a fixed batching timer."""
-    python = str(paths.rnncast_python)
+    """rnncast with one setting changed: where batches run, the request log, a batching timer."""
 
-    def variant(name: str, patches: Sequence[str], env: dict[str, str] | None = None) -> Maker:
-        flags = [arg for p in patches for arg in ("--patch", p)]
-        command = [python, "-m", "bench.servers.rnncast_variant", *flags, "--", "serve"]
-        return lambda: _rnncast_bench(paths, name=name, command=command, env=env)
+    def variant(name: str, env: dict[str, str]) -> Maker:
+        return lambda: _rnncast_bench(paths, name=name, env=env)
 
-    quiet = {"RNNCAST_LOG_LEVEL": "warning"}
     return [
         lambda: targets.ceiling(paths, 32),
-        variant("rnncast-shipped", []),
-        variant("rnncast+yield-before-batch", ["yield-before-batch"]),
-        variant("rnncast+no-request-log", [], quiet),
-        variant("rnncast-timer-2ms", [], {"RNNCAST_MAX_WAIT_MS": "2"}),
+        variant("rnncast-shipped", {}),
+        variant("rnncast-batches-on-thread", {"RNNCAST_BATCH_ON": "thread"}),
+        variant("rnncast-no-request-log", {"RNNCAST_LOG_LEVEL": "warning"}),
+        variant("rnncast-timer-2ms", {"RNNCAST_MAX_WAIT_MS": "2"}),
     ]
 
 
