@@ -87,14 +87,16 @@ def test_wrong_output_count_fails_every_caller() -> None:
     asyncio.run(scenario())
 
 
-def test_model_exception_becomes_inference_error() -> None:
+@pytest.mark.parametrize("inline", [False, True])
+def test_model_exception_reaches_every_caller_as_inference_error(inline: bool) -> None:
     def broken(windows: np.ndarray) -> np.ndarray:
         raise ValueError("boom")
 
     async def scenario() -> None:
-        batcher = Batcher(broken, max_batch_rows=8)
-        with pytest.raises(InferenceError, match="boom"):
-            await batcher.predict(rows(1))
+        batcher = Batcher(broken, max_batch_rows=8, inline=inline)
+        results = await asyncio.gather(batcher.predict(rows(1)), batcher.predict(rows(2)), return_exceptions=True)
+        assert len(results) == 2
+        assert all(isinstance(r, InferenceError) and "boom" in str(r) for r in results)
         batcher.stop()
 
     asyncio.run(scenario())
@@ -229,15 +231,3 @@ def test_inline_requests_enqueued_in_one_pass_share_a_forward() -> None:
 
     asyncio.run(scenario())
 
-
-def test_inline_model_errors_reach_every_caller() -> None:
-    def broken(windows: np.ndarray) -> np.ndarray:
-        raise RuntimeError("boom")
-
-    async def scenario() -> None:
-        batcher = Batcher(broken, max_batch_rows=8, inline=True)
-        results = await asyncio.gather(batcher.predict(rows(1)), batcher.predict(rows(2)), return_exceptions=True)
-        assert all(isinstance(r, InferenceError) and "boom" in str(r) for r in results)
-        batcher.stop()
-
-    asyncio.run(scenario())
