@@ -5,8 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
+from datetime import UTC, datetime
 
-from app.api.logs import BufferedStreamHandler, JsonFormatter, log_request
+from app.api.logs import BufferedStreamHandler, JsonFormatter, iso_ms, log_request
+
+
+def test_timestamps_equal_datetimes_own_formatting() -> None:
+    rng = random.Random(0)
+    stamps = [rng.uniform(0, 4e9) for _ in range(20_000)]
+    stamps += [s + d for s in (1_800_000_000.0, 1_800_000_001.0) for d in (-1e-7, -5e-7, 0.0, 4.9e-7, 0.0004999, 0.9995)]
+    stamps += [1_800_000_000.0 + k / 1000 for k in range(2000)]  # reuse of a cached second
+    for stamp in stamps:
+        assert iso_ms(stamp) == datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds"), stamp
 
 
 def test_request_lines_match_the_formatter_and_are_flushed() -> None:
