@@ -99,8 +99,7 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_id)
             elif (endpoint := self.direct.get((scope["method"], scope["path"]))) is not None:
                 state["route"] = scope["path"]
-                if not await self._answer(endpoint, scope, receive, send_with_id):
-                    status = CLIENT_CLOSED
+                status = await self._answer(endpoint, scope, receive, send, id_header)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         finally:
@@ -119,18 +118,23 @@ class RequestMiddleware:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _answer(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer a direct route; False if the client left before its body arrived."""
+    async def _answer(
+        self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
+    ) -> int:
+        """Answer a direct route; the status sent (CLIENT_CLOSED if the client left
+        before its body arrived). The response is ours, so the id header is added to
+        it directly rather than by wrapping ``send``."""
         try:
             if self.authorize is not None:  # before reading a body nobody may send
                 await self.authorize(Request(scope))
             response = await endpoint(_ReadRequest(scope, await self._read(receive)))
         except ClientDisconnect:
-            return False
+            return CLIENT_CLOSED
         except Exception as exc:  # noqa: BLE001 - every error becomes its problem response
             response = await error_response(Request(scope), exc)
+        response.raw_headers.append(id_header)
         await response(scope, receive, send)
-        return True
+        return response.status_code
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too: Content-Length may be absent (chunked)."""

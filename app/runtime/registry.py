@@ -175,7 +175,7 @@ class ModelRegistry:
         if name is not None:
             return name
         with self._lock:
-            names = sorted(self._states)
+            names = list(self._states)
         if DEFAULT_MODEL in names or len(names) != 1:
             return DEFAULT_MODEL
         return names[0]
