@@ -73,16 +73,22 @@ def ablation_servers(paths: Paths) -> list[Maker]:
     ]
 
 
+def _git(paths: Paths, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=paths.repo, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def _revision(paths: Paths) -> str:
     """The commit measured, and whether app/ had uncommitted changes."""
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=paths.repo, capture_output=True, text=True,
-                              check=False)
-        return done.stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "app")
+    head = _git(paths, "rev-parse", "--short", "HEAD") or "unknown"
+    dirty = _git(paths, "status", "--porcelain", "--", "app")
     return head + (" + uncommitted changes in app/" if dirty else "")
+
+
+def _app_content(paths: Paths) -> str:
+    """What app/ holds (its committed tree and any uncommitted diff): commits elsewhere
+    during a run do not change what was measured."""
+    return _git(paths, "rev-parse", "HEAD:app") + _git(paths, "diff", "HEAD", "--", "app")
 
 
 def phase_workers(paths: Paths, plan: LoadPlan) -> dict[str, Any]:
@@ -143,6 +149,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         duration_s=args.duration, warmup_s=args.warmup,
     )
     started = time.time()
+    app_at_start = _app_content(paths)
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     previous: dict[str, Any] = {}
     if args.merge and paths.results_json.is_file():
@@ -191,7 +198,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         results["hotpath"] = phase_hotpath(paths)
         save()
     results["elapsed_s"] = round(time.time() - started, 1)
-    if _revision(paths) != results["revision"]:
+    if _app_content(paths) != app_at_start:
         results["revision"] += f" (app/ changed during the run; at the end: {_revision(paths)})"
     save()
     return results
