@@ -82,12 +82,24 @@ class RequestMiddleware:
         state["request_id"] = request_id
         status = 500
         id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        finished = False
+
+        def finish(final_status: int) -> None:
+            """Count and log the request once, before its last bytes go out: a client
+            that scrapes /metrics (of any worker) after its answer arrives sees it."""
+            nonlocal finished
+            if not finished:
+                finished = True
+                metrics.IN_FLIGHT.dec()
+                self._record(scope, state, final_status, time.perf_counter() - started)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), id_header]
+            elif not message.get("more_body", False):
+                finish(status)
             await send(message)
 
         metrics.IN_FLIGHT.inc()
@@ -99,12 +111,11 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_id)
             elif (endpoint := self.direct.get((scope["method"], scope["path"]))) is not None:
                 state["route"] = scope["path"]
-                status = await self._answer(endpoint, scope, receive, send, id_header)
+                await self._answer(endpoint, scope, receive, send, id_header, finish)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         finally:
-            metrics.IN_FLIGHT.dec()
-            self._record(scope, state, status, time.perf_counter() - started)
+            finish(status)  # no answer went out (an error, or the client left)
 
     async def _read(self, receive: Receive) -> bytes:
         """The whole body; ApiError 413 as soon as it outgrows the limit."""
@@ -119,22 +130,28 @@ class RequestMiddleware:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _answer(
-        self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
-    ) -> int:
-        """Answer a direct route; the status sent (CLIENT_CLOSED if the client left
-        before its body arrived). The response is ours, so the id header is added to
-        it directly rather than by wrapping ``send``."""
+        self,
+        endpoint: Endpoint,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        id_header: tuple[bytes, bytes],
+        finish: Callable[[int], None],
+    ) -> None:
+        """Answer a direct route. The response is ours, so the id header goes onto it
+        directly rather than through a wrapped ``send``."""
         try:
             if self.authorize is not None:  # before reading a body nobody may send
                 await self.authorize(Request(scope))
             response = await endpoint(_ReadRequest(scope, await self._read(receive)))
         except ClientDisconnect:
-            return CLIENT_CLOSED
+            finish(CLIENT_CLOSED)
+            return
         except Exception as exc:  # noqa: BLE001 - every error becomes its problem response
             response = await error_response(Request(scope), exc)
         response.raw_headers.append(id_header)
+        finish(response.status_code)
         await response(scope, receive, send)
-        return response.status_code
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too: Content-Length may be absent (chunked)."""

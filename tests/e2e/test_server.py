@@ -262,11 +262,16 @@ def test_two_workers_serve_and_aggregate_metrics(model_dir: Path, tmp_path: Path
             assert time.monotonic() < deadline, "the workers never all became ready"
             streak = streak + 1 if httpx.get(f"{server.url}/health/ready").status_code == 200 else 0
         answers = set()
+        seen = []
         for _ in range(40):
             # a fresh connection each time, so both workers get traffic
             r = httpx.post(f"{server.url}/v1/forecast", json=body)
             answers.add(r.json()["forecasts"][0]["value"])
+            # counted before the answer went out: a scrape right after it sees it
+            seen.append(count(metric_samples(server.url), "rnncast_requests_total",
+                              route="/v1/forecast", status="200"))
         assert len(answers) == 1
+        assert seen == [float(n) for n in range(1, 41)]
         totals = {count(metric_samples(server.url), "rnncast_requests_total",
                         route="/v1/forecast", status="200") for _ in range(6)}
         assert totals == {40.0}, "every scrape, whichever worker answers, must see all 40"
