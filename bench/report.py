@@ -198,8 +198,9 @@ def target_rows(results: dict[str, Any], summary: dict[str, Row]) -> list[tuple[
 def _forward_bound(runs: list[Row], summary: dict[str, Row]) -> str | None:
     """At c=1 every request waits for its own forward pass: the ratio rnncast could reach
     if everything but the forward (as its /metrics timed it) cost nothing."""
-    forward_ms = _median([float(r["batching"]["1"]["compute_ms_per_request"])
-                          for r in runs if r["name"] == SUBJECT and "1" in (r.get("batching") or {})])
+    forward_ms = _median([float(stats["compute_ms_per_request"])
+                          for r in runs if r["name"] == SUBJECT
+                          for c, stats in (r.get("batching") or {}).items() if int(c) == 1])
     ceiling = summary.get("ceiling-w32", {}).get("points", {}).get(1)
     if math.isnan(forward_ms) or not ceiling:
         return None
