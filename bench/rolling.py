@@ -193,22 +193,20 @@ def run(spec: ServerSpec, model: Path, python: Path, work: LongWork, directory: 
     walked = np.array(http["walk_forward_answer"]["forecasts"][0]["walk_forward"]["predictions"],
                       dtype=np.float32)
     raw_mean, raw_walk = np.load(directory / "raw_rolling.npy"), np.load(directory / "raw_walk.npy")
+
+    def compared(kind: str, answer: np.ndarray, raw_answer: np.ndarray) -> dict[str, float]:
+        return {
+            "raw_s": raw[f"{kind}_s"], "http_s": http[f"{kind}_s"],
+            "http_first_s": http[f"{kind}_first_s"],
+            "ratio": http[f"{kind}_s"] / raw[f"{kind}_s"],
+            "request_bytes": http[f"{kind}_request_bytes"],
+            "max_abs_diff": float(np.abs(answer - raw_answer).max()),
+        }
+
     return {
         "work": vars(work) | {"window": window},
-        "rolling": {
-            "raw_s": raw["rolling_s"], "http_s": http["rolling_s"],
-            "http_first_s": http["rolling_first_s"],
-            "ratio": http["rolling_s"] / raw["rolling_s"],
-            "request_bytes": http["rolling_request_bytes"],
-            "max_abs_diff": float(np.abs(mean - raw_mean).max()),
-        },
-        "walk_forward": {
-            "raw_s": raw["walk_forward_s"], "http_s": http["walk_forward_s"],
-            "http_first_s": http["walk_forward_first_s"],
-            "ratio": http["walk_forward_s"] / raw["walk_forward_s"],
-            "request_bytes": http["walk_forward_request_bytes"],
-            "max_abs_diff": float(np.abs(walked - raw_walk).max()),
-        },
+        "rolling": compared("rolling", mean, raw_mean),
+        "walk_forward": compared("walk_forward", walked, raw_walk),
     }
 
 
