@@ -24,7 +24,8 @@ def test_trained_model_serves_the_same_numbers(tmp_path: Path, layout: str) -> N
     windows = np.stack([fresh_draw(12, seed) for seed in range(20)])
     with torch.inference_mode():
         expected = raw(torch.from_numpy(windows)).numpy()
-    np.testing.assert_array_equal(forecaster.predict(windows), expected)
+    # 20 rows run padded to 24 in the forecaster: other GEMM kernels, float32 rounding apart.
+    np.testing.assert_allclose(forecaster.predict(windows), expected, rtol=2e-6, atol=1e-6)
 
 
 def test_shipped_default_model_loads_and_predicts() -> None:
