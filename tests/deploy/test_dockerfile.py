@@ -91,9 +91,9 @@ def test_dockerignore_keeps_tests_bench_venv_and_git_out(
     for path in ("tests", "tests/conftest.py", "bench", "bench/run.py", ".venv",
                  ".venv/bin/python", ".git", ".git/HEAD", "models/default/report.md",
                  "models/default/test.png", "data/series.csv",
-                 "app/__pycache__/cli.cpython-311.pyc", "Makefile", "deploy/compose.yaml"):
+                 "app/cli/__pycache__/serve.cpython-311.pyc", "Makefile", "deploy/compose.yaml"):
         assert ignore.excluded(path), f"{path} would be sent to the builder"
-    for path in ("pyproject.toml", "constraints.txt", "app/cli.py", "app/api/routes/health.py",
+    for path in ("pyproject.toml", "constraints.txt", "app/cli/serve.py", "app/api/routes/health.py",
                  "models/default/model.pt", "models/default/model.pt.sha256"):
         assert not ignore.excluded(path), f"{path} would be missing from the build context"
     leaked = sorted(p for p in context if p.split("/")[0] in {"tests", "bench", ".venv", ".git"})
