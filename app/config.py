@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     """Directory scanned for models: each ``<name>/model.pt`` below it is served as ``name``."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    num_threads: int = Field(default=0, ge=0, le=256)
-    """Torch intra-op threads per worker; 0 = the cores this process may use / workers."""
+    num_threads: int = Field(default=1, ge=0, le=256)
+    """Torch intra-op threads per worker; 0 = the cores this process may use / workers.
+    1 measures best under load on 1 and 2 CPUs per worker (bench/THREADS.md)."""
     max_batch_size: int = Field(default=256, ge=1, le=65536)
     """Most series rows gathered into one forward pass by the dynamic batcher."""
     max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
@@ -40,7 +41,12 @@ class Settings(BaseSettings):
     """Where one-step batches run on CPU: `loop` (no thread hand-offs), `thread` (the
     loop reads requests meanwhile), `auto` = `loop` when a worker has one CPU."""
     queue_timeout_s: float = Field(default=30.0, gt=0.0)
-    """A request still queued after this long is answered 503 instead of computed."""
+    """A one-step request still queued for the model after this long is answered 503."""
+    request_timeout_s: float = Field(default=60.0, gt=0.0)
+    """Deadline of every request from its first byte: reading its body, waiting and
+    computing; past it the answer is 504 and its work stops."""
+    max_heavy_jobs: int = Field(default=4, ge=1)
+    """Long jobs (rolling forecasts) running or waiting at once per worker; 503 beyond."""
     max_queue_rows: int = Field(default=100_000, ge=1)
     """Rows allowed to wait for the model at once; beyond it requests get 503 at once."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -54,9 +60,24 @@ class Settings(BaseSettings):
     max_num_samples: int = Field(default=1_000, ge=1)
     """Most simulated paths per series for prediction intervals."""
     max_compute_rows: int = Field(default=5_000_000, ge=1)
-    """Compute budget per request: model rows evaluated (series x horizon x paths + walk-forward)."""
+    """Budget per request: model rows evaluated and values returned (series x horizon x
+    (1 + paths + quantile levels) + timestamps + walk-forward points)."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Largest answer a request may ask for, estimated before compute (422 above it)."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest request line plus headers in bytes; larger is answered 431 and closed."""
+    header_timeout_s: float = Field(default=10.0, gt=0.0)
+    """A connection must send a request's complete headers within this long of opening
+    or of its previous answer; otherwise it is closed (408)."""
+    max_connections: int = Field(default=512, ge=1)
+    """Open connections per worker; one more is answered 503 and closed at once."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated keys for ``Authorization: Bearer``; empty = no authentication."""
+    trusted_keys: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """Comma-separated PEM public keys: only models signed by one of them are loaded."""
+    trusted_certificates: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """Comma-separated PEM CA certificates: only models signed with a certificate that
+    chains to one of them are loaded."""
     drain_seconds: float = Field(default=5.0, ge=0.0)
     """After SIGTERM, seconds to keep serving while readiness reports 503, before closing."""
     graceful_timeout_s: int = Field(default=20, ge=1)
@@ -77,7 +98,38 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
+            if not value.strip():
+                return []
+            keys = [key.strip() for key in value.split(",")]
+            if not all(keys):
+                raise ValueError(
+                    "RNNCAST_API_KEYS holds an empty key (check its commas); leave it empty "
+                    "to turn authentication off"
+                )
+            return keys
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not key.isprintable() or any(c.isspace() for c in key):
+                raise ValueError("RNNCAST_API_KEYS keys must be printable and hold no spaces")
+        return value
+
+    @field_validator("trusted_keys", "trusted_certificates", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_keys", "trusted_certificates")
+    @classmethod
+    def _check_files(cls, value: list[Path]) -> list[Path]:
+        missing = [str(path) for path in value if not path.is_file()]
+        if missing:
+            raise ValueError(f"no such file: {', '.join(missing)}")
         return value
 
 

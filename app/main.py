@@ -30,6 +30,7 @@ from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
 from app.runtime.device import batches_on_loop, configure_threads
 from app.runtime.registry import BatchSettings, ModelRegistry
+from app.runtime.signing import verifier_for
 
 logger = logging.getLogger("rnncast")
 
@@ -68,9 +69,11 @@ def build_registry(settings: Settings) -> ModelRegistry:
             inline_on_cpu=batches_on_loop(settings.batch_on, settings.workers),
             queue_timeout_s=settings.queue_timeout_s,
             max_queue_rows=settings.max_queue_rows,
+            max_heavy_jobs=settings.max_heavy_jobs,
         ),
         observer_for=metrics.batch_observer,
         on_loaded=metrics.model_loaded,
+        verify=verifier_for(settings.trusted_keys, settings.trusted_certificates),
     )
 
 
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             max_body_bytes=settings.max_body_bytes,
             direct_routes=forecast.DIRECT_ROUTES,
             authorize=require_api_key if settings.api_keys else None,
+            request_timeout_s=settings.request_timeout_s,
         )
 
     app = Rnncast(

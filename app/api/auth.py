@@ -15,7 +15,10 @@ async def require_api_key(request: Request) -> None:
     if not keys:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    presented = token.strip().encode()
+    # Header values arrive as bytes, which Starlette decodes as latin-1: encoding back
+    # gives the bytes sent, compared with the key's UTF-8 bytes (a non-ASCII key works
+    # when sent as UTF-8, as clients do).
+    presented = token.strip().encode("latin-1")
     # Compare against every key, always, so timing reveals neither key nor match position.
     matched = False
     for key in keys:

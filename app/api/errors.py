@@ -16,13 +16,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.runtime.errors import (
+    DeadlineExceededError,
     ForecastError,
     HorizonTooLongError,
     InferenceError,
     InvalidSeriesError,
+    JobCancelledError,
     LimitExceededError,
     ModelNotFoundError,
     ModelNotReadyError,
@@ -33,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+# Logged and counted for a client that went away before its answer: nothing can be
+# answered, and it is no server error (nginx's convention).
+CLIENT_CLOSED = 499
+
 # status, problem slug, title
 _RUNTIME_ERRORS: dict[type[ForecastError], tuple[int, str, str]] = {
     InvalidSeriesError: (422, "invalid-series", "Invalid series"),
@@ -41,6 +48,8 @@ _RUNTIME_ERRORS: dict[type[ForecastError], tuple[int, str, str]] = {
     ModelNotFoundError: (404, "model-not-found", "Model not found"),
     ModelNotReadyError: (503, "model-not-ready", "Model not ready"),
     OverloadedError: (503, "overloaded", "Server overloaded"),
+    DeadlineExceededError: (504, "deadline-exceeded", "Deadline exceeded"),
+    JobCancelledError: (CLIENT_CLOSED, "client-closed", "Client closed the request"),
     InferenceError: (500, "inference-failed", "Inference failed"),
 }
 
@@ -128,7 +137,7 @@ def forecast_problem(path: str, exc: ForecastError) -> Response:
     errors = None
     if exc.field is not None:
         errors = [{"field": exc.field, "message": exc.message, "type": slug, "limit": exc.limit}]
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = {"Retry-After": "1"} if status in (503, 504) else None
     return problem_response(path, status, slug, title, exc.message, errors, headers)
 
 
@@ -136,6 +145,8 @@ async def error_response(request: Request, exc: Exception) -> Response:
     """The response for any exception a request raised: the one mapping used by the
     framework's handlers and by the request middleware's direct routes alike."""
     path = request.url.path
+    if isinstance(exc, ClientDisconnect):  # nobody reads this; the status is what gets logged
+        return Response(status_code=CLIENT_CLOSED)
     if isinstance(exc, RequestValidationError):
         return validation_problem(path, exc.errors())
     if isinstance(exc, ValidationError):
@@ -159,5 +170,7 @@ async def error_response(request: Request, exc: Exception) -> Response:
 
 def add_error_handlers(app: FastAPI) -> None:
     """Register :func:`error_response` for every exception class, in one place."""
-    for exc_class in (RequestValidationError, ValidationError, ForecastError, ApiError, HTTPException, Exception):
+    for exc_class in (
+        RequestValidationError, ValidationError, ForecastError, ApiError, HTTPException, ClientDisconnect, Exception
+    ):
         app.add_exception_handler(exc_class, error_response)

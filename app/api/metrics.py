@@ -95,10 +95,18 @@ def batch_observer(model: str) -> BatchObserver:
     return observe
 
 
-def model_loaded(forecaster: Forecaster) -> None:
-    """Publish a newly loaded model's identity."""
-    meta = forecaster.metadata
-    MODEL_INFO.labels(forecaster.name, meta.version, str(forecaster.device), forecaster.sha256).set(1)
+def _info_labels(forecaster: Forecaster) -> tuple[str, str, str, str]:
+    return forecaster.name, forecaster.metadata.version, str(forecaster.device), forecaster.sha256
+
+
+def model_loaded(forecaster: Forecaster, replaced: Forecaster | None = None) -> None:
+    """Publish a newly loaded model's identity; the version it replaced drops to 0
+    (in multi-process mode a sample file cannot be removed) or, alone, disappears."""
+    if replaced is not None and _info_labels(replaced) != _info_labels(forecaster):
+        MODEL_INFO.labels(*_info_labels(replaced)).set(0)
+        if MULTIPROC_ENV not in os.environ:
+            MODEL_INFO.remove(*_info_labels(replaced))
+    MODEL_INFO.labels(*_info_labels(forecaster)).set(1)
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 """Per-request plumbing as plain ASGI (cheaper than BaseHTTPMiddleware): request id,
-body size limit, metrics and one JSON log line per request."""
+deadline, body size limit, metrics and one JSON log line per request."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics
-from app.api.errors import ApiError, error_response, problem_response
+from app.api.errors import CLIENT_CLOSED, ApiError, error_response, problem_response
 from app.api.logs import log_request
+from app.runtime.jobs import Deadline
 
 logger = logging.getLogger("rnncast.request")
 
@@ -31,16 +32,12 @@ def _too_large(limit: int) -> ApiError:
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-# Logged and counted for a client that went away before its body arrived: nothing can
-# be answered, and it is no server error (nginx's convention).
-CLIENT_CLOSED = 499
-
 
 class _ReadRequest(Request):
     """A request whose body the middleware has already read and size-checked."""
 
-    def __init__(self, scope: Scope, body: bytes) -> None:
-        super().__init__(scope)
+    def __init__(self, scope: Scope, receive: Receive, body: bytes) -> None:
+        super().__init__(scope, receive)
         self._read_body = body
 
     async def body(self) -> bytes:
@@ -55,6 +52,9 @@ class RequestMiddleware:
     only the request. They are also registered as ordinary routes (that is where
     the OpenAPI document describes them); the answer is the same either way, and
     errors go through the same ``error_response``. Measured in bench/RESULTS.md.
+
+    Every request gets ``scope["state"]["deadline"]``, ``request_timeout_s`` from its
+    start (app.api.heavy hands it to the runtime).
     """
 
     def __init__(
@@ -63,8 +63,10 @@ class RequestMiddleware:
         max_body_bytes: int,
         direct_routes: Mapping[tuple[str, str], Endpoint] | None = None,
         authorize: Callable[[Request], Awaitable[None]] | None = None,
+        request_timeout_s: float = 60.0,
     ) -> None:
         self.app = app
+        self.timeout = request_timeout_s
         self.max_body = max_body_bytes
         self.direct = direct_routes or {}
         self.authorize = authorize
@@ -80,6 +82,7 @@ class RequestMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else f"{random.getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["deadline"] = Deadline(time.monotonic() + self.timeout)
         status = 500
         id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
         finished = False
@@ -143,7 +146,7 @@ class RequestMiddleware:
         try:
             if self.authorize is not None:  # before reading a body nobody may send
                 await self.authorize(Request(scope))
-            response = await endpoint(_ReadRequest(scope, await self._read(receive)))
+            response = await endpoint(_ReadRequest(scope, receive, await self._read(receive)))
         except ClientDisconnect:
             finish(CLIENT_CLOSED)
             return

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# Strict: a JSON number only (an integer literal is a number too); "5" and true are refused.
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 # 100 values, the shipped default model's window: the examples work as posted.
 EXAMPLE_VALUES: list[JsonValue] = [round(math.sin(0.02 * t) + 1 + 0.6 * math.sin(2.7 * t), 3) for t in range(100)]
@@ -83,21 +84,25 @@ class RollingRequest(_Wire):
     series: list[TimedSeriesIn] = Field(..., min_length=1, description="Series to forecast, answered in this order.")
     model: str | None = Field(None, max_length=128, description="Model name; default: `default`.", examples=["default"])
     horizon: int = Field(
-        ..., ge=1, description="Steps beyond the end; each forecast is fed back as the newest value.", examples=[24]
+        ..., ge=1, strict=True, examples=[24],
+        description="Steps beyond the end; each forecast is fed back as the newest value.",
     )
-    quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+    quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]] = Field(
         default_factory=list,
         max_length=99,
         description="Quantile levels in (0, 1) for prediction intervals from simulated paths.",
         examples=[[0.1, 0.5, 0.9]],
     )
     num_samples: int = Field(
-        100, ge=1, description="Simulated paths per series when quantiles are asked.", examples=[200]
+        100, ge=1, strict=True, description="Simulated paths per series when quantiles are asked.", examples=[200]
     )
     seed: int = Field(
-        0, ge=0, le=2**63 - 1, description="Seed of the simulated paths: same seed, same numbers.", examples=[7]
+        0, ge=0, le=2**63 - 1, strict=True, examples=[7],
+        description="Seed of the simulated paths: same seed, same numbers.",
     )
-    walk_forward: bool = Field(False, description="Also return in-sample one-step forecasts and their MAE/RMSE.")
+    walk_forward: bool = Field(
+        False, strict=True, description="Also return in-sample one-step forecasts and their MAE/RMSE."
+    )
 
     @field_validator("quantiles")
     @classmethod

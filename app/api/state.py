@@ -35,6 +35,7 @@ def limits_from(settings: Settings) -> Limits:
         max_horizon=settings.max_horizon,
         max_num_samples=settings.max_num_samples,
         max_compute_rows=settings.max_compute_rows,
+        max_response_bytes=settings.max_response_bytes,
     )
 
 

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.api.logs import configure_logging, log_config
+    from app.api.protocol import PROTOCOL
 
     configure_logging(settings.log_level)
     # After a graceful shutdown uvicorn re-raises the signal that stopped it; end a
@@ -64,5 +65,7 @@ def run(args: argparse.Namespace) -> int:
             # Nothing here reads the client address that X-Forwarded-For would rewrite;
             # uvicorn's proxy-headers layer would only add work to every request.
             proxy_headers=False,
+            # httptools with the header limit, timeouts and connection cap uvicorn lacks.
+            http=PROTOCOL,
         )
     return 0

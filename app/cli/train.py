@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.sign import add_signing_flags, sign
+
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``train`` and its flags."""
@@ -26,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--name", help="model name (default: the output directory's name)")
     train.add_argument("--model-version", default="1", help="version string stored in the model")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_signing_flags(train, "--sign-key", required=False)
     train.set_defaults(run=run)
 
 
@@ -57,4 +60,6 @@ def run(args: argparse.Namespace) -> int:
         summary["one_step_ratio_to_oracle"] = synthetic["one_step_ratio_to_oracle"]
         summary["recursive_mse_vs_oracle_test"] = synthetic["recursive_mse_vs_oracle_test"]
     print(json.dumps(summary, indent=2))
+    if args.sign_key is not None:
+        return sign(args.out / "model.pt", args.sign_key, args.certificate, args.chain)
     return 0

@@ -5,8 +5,12 @@ on the event loop. The model call itself runs on the model's compute thread, whi
 barely needs the GIL (a thread that keeps taking the GIL back stalls the loop on
 every request), or, with ``inline``, on the event loop itself: with one CPU the
 thread cannot run beside the loop anyway, and each hand-off to it and back costs
-two context switches (bench/RESULTS.md). Long jobs (:meth:`Batcher.run`) always
-run on the thread, so the loop never stalls for longer than one forward pass.
+two context switches (bench/RESULTS.md). Long jobs never run here: they go to the
+heavy lane (app.runtime.jobs), which gives way while this batcher has work
+(``light``), so a one-step request never waits behind one.
+
+A queued request is refused when it has waited ``queue_timeout_s`` (503) or its
+deadline passes (504), by a timer at that moment, not when the batcher next looks.
 
 Batching is greedy: when the model is idle a request is dispatched at once;
 requests that arrive while a forward pass runs are gathered into the next one (up
@@ -26,8 +30,9 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from app.runtime.errors import ForecastError, InferenceError, OverloadedError
+from app.runtime.errors import DeadlineExceededError, ForecastError, InferenceError, OverloadedError
 from app.runtime.forecaster import Array
+from app.runtime.jobs import NO_DEADLINE, Deadline, LightWork
 
 T = TypeVar("T")
 
@@ -44,6 +49,7 @@ class _Request:
     rows: Array
     future: asyncio.Future[tuple[Array, int]]
     enqueued: float
+    expiry: asyncio.TimerHandle | None = None
 
 
 class Batcher:
@@ -60,7 +66,8 @@ class Batcher:
         max_queue_rows: int = 100_000,
         observer: BatchObserver | None = None,
         name: str = "model",
-        clock: Callable[[], float] = time.perf_counter,
+        light: LightWork | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._predict = predict
         self._max_rows = max_batch_rows
@@ -70,14 +77,15 @@ class Batcher:
         self._max_queue_rows = max_queue_rows
         self._observer = observer
         self._clock = clock
+        self._light = light or LightWork()
         self._queue: deque[_Request] = deque()
         self._queued_rows = 0
         self._draining = False  # a task is dispatching the queue
         self._stopping = False
-        # One thread: jobs (and, unless inline, batches) run one at a time.
+        # One thread: unless inline, batches run on it one at a time.
         self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
-    async def predict(self, windows: Array) -> tuple[Array, int]:
+    async def predict(self, windows: Array, deadline: Deadline = NO_DEADLINE) -> tuple[Array, int]:
         """One-step forecasts for (rows, window); also the size of the batch that ran."""
         if self._queued_rows + len(windows) > self._max_queue_rows:
             raise OverloadedError(
@@ -86,16 +94,25 @@ class Batcher:
             )
         loop = asyncio.get_running_loop()
         request = _Request(windows, loop.create_future(), self._clock())
+        wait = min(self._timeout, deadline.remaining())
+        request.expiry = loop.call_later(wait, self._expire, request, wait < self._timeout)
         self._queue.append(request)
         self._queued_rows += len(windows)
         if not self._draining:
             self._draining = True
+            self._light.begin()
             loop.create_task(self._drain())
         return await request.future
 
-    async def run(self, job: Callable[[], T]) -> T:
-        """Run ``job`` on the compute thread, serialised with the forward passes."""
-        return await self._submit(job)
+    def _expire(self, request: _Request, deadline: bool) -> None:
+        """Timer: refuse a request still waiting; it is skipped when its turn comes."""
+        if not request.future.done():
+            if deadline:
+                request.future.set_exception(
+                    DeadlineExceededError("the request's deadline passed while it waited for the model")
+                )
+            else:
+                request.future.set_exception(OverloadedError(f"waited over {self._timeout:g}s for the model"))
 
     def stop(self) -> None:
         """Retire the batcher: requests already queued still run, then the thread ends."""
@@ -124,12 +141,13 @@ class Batcher:
                     await self._run_batch(batch)
         finally:
             self._draining = False
+            self._light.end()
             if self._stopping:
                 self._compute.shutdown(wait=False)
 
     def _take(self) -> list[_Request]:
-        """Pop as many queued requests as fit one batch; refuse the ones that expired."""
-        now = self._clock()
+        """Pop as many queued requests as fit one batch, skipping the ones already
+        answered (expired, or their caller went away)."""
         batch: list[_Request] = []
         rows = 0
         while self._queue:
@@ -138,10 +156,9 @@ class Batcher:
                 break
             self._queue.popleft()
             self._queued_rows -= len(head.rows)
-            if head.future.done():  # the caller went away
-                continue
-            if now - head.enqueued > self._timeout:
-                head.future.set_exception(OverloadedError(f"waited over {self._timeout:g}s for the model"))
+            if head.expiry is not None:
+                head.expiry.cancel()
+            if head.future.done():
                 continue
             batch.append(head)
             rows += len(head.rows)

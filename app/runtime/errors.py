@@ -44,3 +44,16 @@ class OverloadedError(ForecastError):
 
 class InferenceError(ForecastError):
     """The model itself failed while computing (500); torch's errors become this."""
+
+
+class DeadlineExceededError(ForecastError):
+    """The request's deadline (RNNCAST_REQUEST_TIMEOUT_S) passed before its answer (504)."""
+
+
+class JobCancelledError(ForecastError):
+    """The client went away, so its work was stopped; nothing is answered (499 in logs)."""
+
+
+class SignatureError(ForecastError):
+    """A model's signature is missing or does not verify against the trusted keys (the
+    model is not loaded: 503 on readiness)."""

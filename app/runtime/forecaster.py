@@ -16,11 +16,11 @@ import torch
 
 from app.artifact import ArtifactMetadata, load_artifact
 from app.runtime.errors import InferenceError
+from app.runtime.jobs import Job, run_to_end
 
 Array = npt.NDArray[np.float32]
 
-# Rows per forward pass in long jobs: bounds memory to about
-# CHUNK_ROWS * (window + horizon) floats whatever the request size.
+# Rows per forward pass in long jobs (see _roll_chunks).
 CHUNK_ROWS = 16_384
 ROW_ALIGN = 8
 
@@ -97,8 +97,9 @@ class Forecaster:
 
     def _roll(
         self, start: torch.Tensor, horizon: int, noise: Callable[[int], torch.Tensor] | None
-    ) -> torch.Tensor:
-        """Step k feeds the last ``window`` values of history + forecasts so far."""
+    ) -> Job[torch.Tensor]:
+        """Step k feeds the last ``window`` values of history + forecasts so far; yields
+        after every forward pass (a chunk of :mod:`app.runtime.jobs`)."""
         rows, window = start.shape
         buffer = torch.empty(rows, window + horizon, device=self.device)
         buffer[:, :window] = start
@@ -107,53 +108,64 @@ class Forecaster:
             if noise is not None:
                 y = y + noise(rows)
             buffer[:, window + step] = y
+            yield
         return buffer[:, window:]
+
+    def _roll_chunks(
+        self, start: torch.Tensor, horizon: int, noise: Callable[[int], torch.Tensor] | None
+    ) -> Job[Array]:
+        """:meth:`_roll` over CHUNK_ROWS rows at a time, which bounds memory to about
+        CHUNK_ROWS * (window + horizon) floats whatever the request size."""
+        parts = []
+        for i in range(0, len(start), CHUNK_ROWS):
+            with _torch_errors():
+                part = yield from self._roll(start[i : i + CHUNK_ROWS], horizon, noise)
+            parts.append(part.cpu())
+        return torch.cat(parts).numpy()
+
+    def rolling_job(self, histories: Array, horizon: int) -> Job[Array]:
+        """Recursive forecasts, chunked: (rows, window) -> (rows, horizon)."""
+        start = torch.from_numpy(histories).to(self.device)
+        return (yield from self._roll_chunks(start, horizon, None))
 
     def rolling(self, histories: Array, horizon: int) -> Array:
         """Recursive forecasts: (rows, window) -> (rows, horizon)."""
-        with _torch_errors():
-            start = torch.from_numpy(histories).to(self.device)
-            parts = [
-                self._roll(start[i : i + CHUNK_ROWS], horizon, None).cpu()
-                for i in range(0, len(start), CHUNK_ROWS)
-            ]
-            return torch.cat(parts).numpy()
+        return run_to_end(self.rolling_job(histories, horizon))
 
-    def sample_paths(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Array:
-        """Simulated paths adding resampled calibration residuals at every step.
+    def sample_paths_job(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Job[Array]:
+        """Simulated paths adding resampled calibration residuals at every step, chunked.
 
         Returns (rows, num_samples, horizon). Seeded on the model's device, so the same
         request on the same device gives the same numbers.
         """
-        with _torch_errors():
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            pool = self._residuals
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        pool = self._residuals
 
-            def noise(rows: int) -> torch.Tensor:
-                picks = torch.randint(
-                    len(pool), (rows,), generator=generator, device=self.device
-                )
-                return pool[picks]
+        def noise(rows: int) -> torch.Tensor:
+            picks = torch.randint(len(pool), (rows,), generator=generator, device=self.device)
+            return pool[picks]
 
-            start = torch.from_numpy(histories).to(self.device)
-            start = start.repeat_interleave(num_samples, dim=0)
-            parts = [
-                self._roll(start[i : i + CHUNK_ROWS], horizon, noise).cpu()
-                for i in range(0, len(start), CHUNK_ROWS)
-            ]
-            paths = torch.cat(parts).numpy()
+        start = torch.from_numpy(histories).to(self.device).repeat_interleave(num_samples, dim=0)
+        paths = yield from self._roll_chunks(start, horizon, noise)
         return paths.reshape(len(histories), num_samples, horizon)
 
-    def walk_forward(self, values: Array) -> Array:
+    def sample_paths(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Array:
+        """:meth:`sample_paths_job` run straight through."""
+        return run_to_end(self.sample_paths_job(histories, horizon, num_samples, seed))
+
+    def walk_forward_job(self, values: Array) -> Job[Array]:
         """In-sample one-step forecasts of values[window:], each from the actual values
-        before it, in batched passes: (n,) -> (n - window,)."""
+        before it, in batched passes of CHUNK_ROWS windows: (n,) -> (n - window,)."""
         if len(values) <= self.window:
             return np.empty(0, dtype=np.float32)
-        with _torch_errors():
-            series = torch.from_numpy(values).to(self.device)
-            windows = series[:-1].unfold(0, self.window, 1)
-            parts = [
-                self._forward(windows[i : i + CHUNK_ROWS]).cpu()
-                for i in range(0, len(windows), CHUNK_ROWS)
-            ]
-            return torch.cat(parts).numpy()
+        windows = torch.from_numpy(values).to(self.device)[:-1].unfold(0, self.window, 1)
+        parts = []
+        for i in range(0, len(windows), CHUNK_ROWS):
+            with _torch_errors():
+                parts.append(self._forward(windows[i : i + CHUNK_ROWS]).cpu())
+            yield
+        return torch.cat(parts).numpy()
+
+    def walk_forward(self, values: Array) -> Array:
+        """:meth:`walk_forward_job` run straight through."""
+        return run_to_end(self.walk_forward_job(values))

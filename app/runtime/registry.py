@@ -1,4 +1,11 @@
-"""Every model under the model directory: discovery, loading, readiness, reload."""
+"""Every model under the model directory: discovery, loading, readiness, reload.
+
+Each model gets a dynamic batcher for one-step requests; all models share one heavy
+lane for long jobs (app.runtime.jobs), which gives way to any model's batches. With
+a ``verify`` hook (signature verification, app.runtime.signing) nothing that fails
+it is loaded, at start or on reload. Reasons shown to clients name model files
+relative to the model directory: absolute paths go to the log only.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from app.runtime.batcher import Batcher, BatchObserver
 from app.runtime.device import resolve_device
 from app.runtime.errors import ForecastError, ModelNotFoundError, ModelNotReadyError
 from app.runtime.forecaster import Forecaster
+from app.runtime.jobs import HeavyLane, LightWork
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +39,17 @@ class BatchSettings:
     """Run a CPU model's one-step batches on the event loop (see app.runtime.batcher)."""
     queue_timeout_s: float = 30.0
     max_queue_rows: int = 100_000
+    max_heavy_jobs: int = 4
+    """Long jobs running or waiting at once in this process (503 beyond)."""
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A ready model: its forecaster and the batcher in front of it."""
+    """A ready model: its forecaster, the batcher in front of it, the heavy lane."""
 
     forecaster: Forecaster
     batcher: Batcher
+    lane: HeavyLane
 
 
 @dataclass(frozen=True)
@@ -69,13 +80,17 @@ class ModelRegistry:
         device: str = "auto",
         batching: BatchSettings | None = None,
         observer_for: Callable[[str], BatchObserver] | None = None,
-        on_loaded: Callable[[Forecaster], None] | None = None,
+        on_loaded: Callable[[Forecaster, Forecaster | None], None] | None = None,
+        verify: Callable[[Path], None] | None = None,
     ) -> None:
         self.model_dir = model_dir
         self._device_spec = device
         self._batching = batching or BatchSettings()
         self._observer_for = observer_for
         self._on_loaded = on_loaded
+        self._verify = verify
+        self._light = LightWork()
+        self.lane = HeavyLane(max_jobs=self._batching.max_heavy_jobs, light=self._light)
         self._lock = threading.Lock()
         self._rejected: dict[str, str] = {}  # name -> sha256 of a file that failed to load
         self._states: dict[str, ModelState] = {
@@ -87,8 +102,16 @@ class ModelRegistry:
         for name, state in list(self._states.items()):
             self._load(name, state.path)
 
+    def _public(self, reason: str) -> str:
+        """``reason`` with the model directory's absolute path taken out."""
+        for root in {str(self.model_dir.resolve()), str(self.model_dir.absolute())}:
+            reason = reason.replace(root + "/", "").replace(root, "<model dir>")
+        return reason
+
     def _load(self, name: str, path: Path) -> bool:
         try:
+            if self._verify is not None:
+                self._verify(path)
             forecaster = Forecaster.load(path, resolve_device(self._device_spec), name)
         except (ArtifactError, ForecastError, RuntimeError, OSError) as exc:
             reason = str(exc)
@@ -99,7 +122,7 @@ class ModelRegistry:
                 return False
             logger.error("model failed to load", extra={"model": name, "reason": reason})
             with self._lock:
-                self._states[name] = ModelState(name, path, "failed", reason)
+                self._states[name] = ModelState(name, path, "failed", self._public(reason))
             return False
         batcher = Batcher(
             forecaster.predict,
@@ -111,14 +134,15 @@ class ModelRegistry:
             max_queue_rows=self._batching.max_queue_rows,
             observer=self._observer_for(name) if self._observer_for else None,
             name=name,
+            light=self._light,
         )
         with self._lock:
             previous = self._states.get(name)
-            self._states[name] = ModelState(name, path, "ready", None, LoadedModel(forecaster, batcher))
+            self._states[name] = ModelState(name, path, "ready", None, LoadedModel(forecaster, batcher, self.lane))
         if previous is not None and previous.model is not None:
             previous.model.batcher.stop()
         if self._on_loaded is not None:
-            self._on_loaded(forecaster)
+            self._on_loaded(forecaster, previous.model.forecaster if previous and previous.model else None)
         logger.info("model ready", extra={
             "model": name, "version": forecaster.metadata.version,
             "device": str(forecaster.device), "sha256": forecaster.sha256,
@@ -184,7 +208,7 @@ class ModelRegistry:
         """Reasons the registry is not ready; an empty list means every model is ready."""
         states = self.states()
         if not states:
-            return [f"no models found under {self.model_dir} (expected <name>/{MODEL_FILE})"]
+            return [f"no models found in the model directory (expected <name>/{MODEL_FILE})"]
         return [
             f"model {s.name!r} is {s.status}" + (f": {s.reason}" if s.reason else "")
             for s in states
@@ -192,7 +216,8 @@ class ModelRegistry:
         ]
 
     def close(self) -> None:
-        """Stop every batcher after the work already queued."""
+        """Stop every batcher after the work already queued, and the heavy lane."""
         for state in self.states():
             if state.model is not None:
                 state.model.batcher.stop()
+        self.lane.close()

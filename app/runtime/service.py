@@ -1,8 +1,10 @@
 """Forecast use cases: check inputs against the model and the limits, then compute.
 
 Plain data in (numpy arrays, dataclasses), plain data out; the API turns these
-into wire schemas. Compute runs where the model's batcher puts it: one-step batches
-on its compute thread or the event loop, rolling jobs always on the thread.
+into wire schemas. One-step forecasts go through the model's dynamic batcher (its
+compute thread or the event loop); rolling forecasts are heavy jobs, checked against
+the budget (:mod:`app.runtime.budget`) before they run in chunks on the heavy lane
+(:mod:`app.runtime.jobs`), bounded by the request's deadline and cancellation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
+from app.runtime.budget import Cost, check_cost, rolling_cost
 from app.runtime.calendar import parse_freq, step_times
 from app.runtime.errors import (
     HorizonTooLongError,
@@ -20,6 +23,7 @@ from app.runtime.errors import (
     LimitExceededError,
 )
 from app.runtime.forecaster import Array, Forecaster
+from app.runtime.jobs import NO_DEADLINE, Deadline, Job, JobContext
 from app.runtime.registry import LoadedModel
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -34,6 +38,7 @@ class Limits:
     max_horizon: int = 10_000
     max_num_samples: int = 1_000
     max_compute_rows: int = 5_000_000
+    max_response_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -143,20 +148,25 @@ def _check_finite(result: Array) -> Array:
     return result
 
 
-async def forecast_one_step(model: LoadedModel, windows: Array) -> tuple[Array, int]:
+async def forecast_one_step(
+    model: LoadedModel, windows: Array, deadline: Deadline = NO_DEADLINE
+) -> tuple[Array, int]:
     """Next value after each (rows, window) row, via the dynamic batcher; also the
     batch size it ran in. Build ``windows`` with :func:`last_windows`."""
-    predictions, batch_rows = await model.batcher.predict(windows)
+    predictions, batch_rows = await model.batcher.predict(windows, deadline)
     return _check_finite(predictions), batch_rows
 
 
-def compute_rows(series: Sequence[SeriesInput], options: RollingOptions, window: int) -> int:
-    """Model rows a rolling request evaluates: the unit of the compute budget."""
-    paths = 1 + (options.num_samples if options.quantiles else 0)
-    rows = len(series) * options.horizon * paths
-    if options.walk_forward:
-        rows += sum(len(s.values) - window for s in series)
-    return rows
+def rolling_request_cost(series: Sequence[SeriesInput], options: RollingOptions, window: int) -> Cost:
+    """Everything a rolling request computes and returns (see app.runtime.budget)."""
+    return rolling_cost(
+        len(series),
+        options.horizon,
+        paths=options.num_samples if options.quantiles else 0,
+        quantiles=len(options.quantiles),
+        timestamped=sum(s.freq is not None for s in series),
+        walk_forward_points=sum(max(0, len(s.values) - window) for s in series) if options.walk_forward else 0,
+    )
 
 
 def check_rolling(series: Sequence[SeriesInput], options: RollingOptions, window: int, limits: Limits) -> None:
@@ -180,18 +190,15 @@ def check_rolling(series: Sequence[SeriesInput], options: RollingOptions, window
             )
         if s.freq is not None:
             parse_freq(s.freq)
-    rows = compute_rows(series, options, window)
-    if rows > limits.max_compute_rows:
-        raise LimitExceededError(
-            f"this request needs {rows} model evaluations (series x horizon x (1 + num_samples) "
-            f"+ walk-forward points); the budget is {limits.max_compute_rows} per request",
-            field="horizon", limit=limits.max_compute_rows,
-        )
+    check_cost(
+        rolling_request_cost(series, options, window),
+        max_rows=limits.max_compute_rows, max_response_bytes=limits.max_response_bytes,
+    )
 
 
-def _walk_forward(forecaster: Forecaster, values: Array) -> WalkForward:
+def _walk_forward(forecaster: Forecaster, values: Array) -> Job[WalkForward]:
     window = forecaster.window
-    predictions = forecaster.walk_forward(values)
+    predictions = _check_finite((yield from forecaster.walk_forward_job(values)))
     actual = values[window:].astype(np.float64)
     diff = predictions.astype(np.float64) - actual
     return WalkForward(
@@ -202,13 +209,15 @@ def _walk_forward(forecaster: Forecaster, values: Array) -> WalkForward:
     )
 
 
-def _rolling(forecaster: Forecaster, series: Sequence[SeriesInput], options: RollingOptions) -> list[RollingForecast]:
-    """All the compute of a rolling request; runs on the batcher thread."""
+def _rolling(
+    forecaster: Forecaster, series: Sequence[SeriesInput], options: RollingOptions
+) -> Job[list[RollingForecast]]:
+    """All the compute of a rolling request, as a chunked job for the heavy lane."""
     histories = np.stack([s.values[-forecaster.window:] for s in series])
-    mean = _check_finite(forecaster.rolling(histories, options.horizon))
+    mean = _check_finite((yield from forecaster.rolling_job(histories, options.horizon)))
     quantiles: list[dict[str, Array] | None] = [None] * len(series)
     if options.quantiles:
-        paths = forecaster.sample_paths(histories, options.horizon, options.num_samples, options.seed)
+        paths = yield from forecaster.sample_paths_job(histories, options.horizon, options.num_samples, options.seed)
         levels = np.quantile(_check_finite(paths), options.quantiles, axis=1).astype(np.float32)
         quantiles = [
             {format_quantile(q): levels[k, i] for k, q in enumerate(options.quantiles)}
@@ -224,20 +233,26 @@ def _rolling(forecaster: Forecaster, series: Sequence[SeriesInput], options: Rol
             mean=mean[i],
             quantiles=quantiles[i],
             timestamps=timestamps,
-            walk_forward=_walk_forward(forecaster, s.values) if options.walk_forward else None,
+            walk_forward=(yield from _walk_forward(forecaster, s.values)) if options.walk_forward else None,
         ))
     return results
 
 
 def format_quantile(q: float) -> str:
-    """The response key of a quantile level: 0.1 -> "0.1", 0.05 -> "0.05"."""
-    return f"{q:g}"
+    """The response key of a quantile level, the shortest text that reads back as the
+    same float: 0.1 -> "0.1", 0.05 -> "0.05", 0.1000001 -> "0.1000001"."""
+    return repr(q)
 
 
 async def forecast_rolling(
-    model: LoadedModel, series: Sequence[SeriesInput], options: RollingOptions, limits: Limits
+    model: LoadedModel,
+    series: Sequence[SeriesInput],
+    options: RollingOptions,
+    limits: Limits,
+    context: JobContext | None = None,
 ) -> list[RollingForecast]:
-    """Mean path, optional quantiles and walk-forward for each series."""
+    """Mean path, optional quantiles and walk-forward for each series, on the heavy
+    lane within ``context``'s deadline and cancellation."""
     check_rolling(series, options, model.forecaster.window, limits)
     forecaster = model.forecaster
-    return await model.batcher.run(lambda: _rolling(forecaster, series, options))
+    return await model.lane.run(lambda: _rolling(forecaster, series, options), context or JobContext())

@@ -86,8 +86,8 @@ GOOD = make_series(WINDOW)
             422, "validation", "Request validation failed", "series: List should have at least 1 item after validation, not 0",
             "/v1/forecast", [{"field": "series", "message": "List should have at least 1 item after validation, not 0", "type": "too_short", "limit": 1}])),
         ("/v1/forecast", {"series": [{"values": ["x"]}]}, 422, problem(
-            422, "validation", "Request validation failed", "series[0].values[0]: Input should be a valid number, unable to parse string as a number",
-            "/v1/forecast", [{"field": "series[0].values[0]", "message": "Input should be a valid number, unable to parse string as a number", "type": "float_parsing", "limit": None}])),
+            422, "validation", "Request validation failed", "series[0].values[0]: Input should be a valid number",
+            "/v1/forecast", [{"field": "series[0].values[0]", "message": "Input should be a valid number", "type": "float_type", "limit": None}])),
         ("/v1/forecast", {"series": [{"values": GOOD}], "extra": 1}, 422, problem(
             422, "validation", "Request validation failed", "extra: Extra inputs are not permitted",
             "/v1/forecast", [{"field": "extra", "message": "Extra inputs are not permitted", "type": "extra_forbidden", "limit": None}])),
@@ -183,8 +183,9 @@ def test_configured_limits_name_the_limit(model_dir: Path) -> None:
         assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "num_samples")
         r = c.post("/v1/forecast/rolling", json={"series": [{"values": GOOD}], "horizon": 10, "quantiles": [0.5], "num_samples": 5})
         assert r.status_code == 422
-        assert r.json()["detail"] == ("this request needs 60 model evaluations (series x horizon x (1 + num_samples) "
-                                      "+ walk-forward points); the budget is 50 per request")
+        assert r.json()["detail"] == (
+            "this request needs 70 rows of compute and output (series x horizon x (1 + num_samples + quantile "
+            "levels) + timestamps + walk-forward points); the budget is 50 per request (RNNCAST_MAX_COMPUTE_ROWS)")
         big = {"series": [{"values": make_series(100)}] * 2, "pad": "x" * 5000}
         r = c.post("/v1/forecast", json=big)
         assert r.status_code == 413

@@ -40,7 +40,7 @@ def test_no_models_is_not_ready_with_the_reason(tmp_path: Path) -> None:
         r = c.get("/health/ready")
         assert r.status_code == 503
         assert r.json() == {"status": "not ready", "reasons": [
-            f"no models found under {tmp_path} (expected <name>/model.pt)"]}
+            "no models found in the model directory (expected <name>/model.pt)"]}
         assert c.get("/health/live").status_code == 200
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from app.runtime.batcher import Batcher
-from app.runtime.errors import InferenceError, OverloadedError
+from app.runtime.errors import DeadlineExceededError, InferenceError, OverloadedError
+from app.runtime.jobs import Deadline, LightWork
 
 
 class GatedModel:
@@ -120,38 +121,56 @@ def test_full_queue_refuses_at_once() -> None:
     asyncio.run(scenario())
 
 
-def test_requests_that_waited_too_long_are_refused_not_computed() -> None:
+def test_queue_timeout_refuses_at_its_time_while_the_model_is_busy() -> None:
+    """The timeout is a timer: the refusal comes when it runs out, not when the
+    forward pass in front of the request ends (that one is still running here)."""
+
     async def scenario() -> None:
         model = GatedModel()
-        now = [0.0]
-        batcher = Batcher(model, max_batch_rows=8, queue_timeout_s=5.0, clock=lambda: now[0])
+        batcher = Batcher(model, max_batch_rows=8, queue_timeout_s=0.2)
         first = asyncio.create_task(batcher.predict(rows(1)))
         await wait_event(model.entered)
-        late = asyncio.create_task(batcher.predict(rows(2)))
-        while batcher._queued_rows < 1:  # noqa: SLF001
-            await asyncio.sleep(0)
-        now[0] = 6.0  # the first forward pass took longer than the queue timeout
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(OverloadedError, match="waited over 0.2s"):
+            await batcher.predict(rows(2))
+        assert asyncio.get_running_loop().time() - started < 5  # the gate is still closed
         model.gate.set()
         await first
-        with pytest.raises(OverloadedError, match="waited over 5s"):
-            await late
+        assert model.calls == [1]  # the refused request was never computed
+        batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_deadline_refuses_a_queued_request_with_504_error() -> None:
+    async def scenario() -> None:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_rows=8, queue_timeout_s=30)
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)
+        with pytest.raises(DeadlineExceededError):
+            await batcher.predict(rows(2), Deadline.after(0.1))
+        model.gate.set()
+        await first
         assert model.calls == [1]
         batcher.stop()
 
     asyncio.run(scenario())
 
 
-def test_jobs_run_alone_and_in_order() -> None:
+def test_light_work_is_signalled_while_batches_are_pending() -> None:
     async def scenario() -> None:
         model = GatedModel()
+        light = LightWork()
+        batcher = Batcher(model, max_batch_rows=8, light=light)
+        assert light.wait_idle(0)
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await wait_event(model.entered)
+        assert not light.wait_idle(0)
         model.gate.set()
-        batcher = Batcher(model, max_batch_rows=8)
-        order: list[str] = []
-        a = batcher.run(lambda: order.append("job") or "done")
-        b = batcher.predict(rows(5))
-        assert await a == "done"
-        assert (await b)[0].tolist() == [10.0]
-        assert order == ["job"]
+        await first
+        await asyncio.sleep(0)
+        assert light.wait_idle(1)
         batcher.stop()
 
     asyncio.run(scenario())
@@ -166,8 +185,6 @@ def test_stop_finishes_queued_work_then_refuses() -> None:
         await asyncio.to_thread(batcher.stop)
         with pytest.raises(OverloadedError, match="shutting down or being replaced"):
             await batcher.predict(rows(1))
-        with pytest.raises(OverloadedError, match="shutting down or being replaced"):
-            await batcher.run(lambda: 1)
 
     asyncio.run(scenario())
 
@@ -202,15 +219,13 @@ class ThreadRecorder:
         return windows[:, -1] * 2
 
 
-def test_inline_batches_run_on_the_event_loop_and_jobs_on_the_thread() -> None:
+def test_inline_batches_run_on_the_event_loop() -> None:
     async def scenario() -> None:
         model = ThreadRecorder()
         batcher = Batcher(model, max_batch_rows=64, inline=True, name="m")
         values, batch_rows = await batcher.predict(rows(1, 2))
         assert values.tolist() == [2.0, 4.0] and batch_rows == 2
-        job_thread = await batcher.run(lambda: threading.current_thread().name)
         assert model.threads == [threading.current_thread().name]
-        assert job_thread.startswith("model-m")
         batcher.stop()
 
     asyncio.run(scenario())

@@ -10,6 +10,8 @@ from starlette.responses import Response
 
 from app.api import metrics
 from app.api.auth import require_api_key
+from app.api.bodies import parse_body
+from app.api.heavy import job_context, request_deadline
 from app.api.openapi import body_spec
 from app.api.schemas import (
     ForecastRequest,
@@ -17,6 +19,8 @@ from app.api.schemas import (
     ProblemDetail,
     RollingRequest,
     RollingResponse,
+    SeriesIn,
+    TimedSeriesIn,
 )
 from app.api.state import ServiceState
 from app.runtime import service
@@ -26,7 +30,7 @@ router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(requir
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 404, 413, 422, 503)
+    for status in (400, 401, 404, 413, 422, 503, 504)
 }
 
 
@@ -49,10 +53,12 @@ def _model_ref(forecaster: Forecaster) -> dict[str, str]:
 async def forecast(request: Request) -> Response:
     """Forecast the next value of each posted series (only the last `window` values are used)."""
     state: ServiceState = request.app.state.service
-    body = ForecastRequest.model_validate_json(await request.body())
+    limits = state.limits
+    body = await parse_body(ForecastRequest, await request.body(), key="series", item=SeriesIn,
+                            max_items=limits.max_series, max_values=limits.max_values_per_series)
     model = state.registry.get(body.model)
-    windows = service.last_windows([s.values for s in body.series], model.forecaster.window, state.limits)
-    predictions, batch_rows = await service.forecast_one_step(model, windows)
+    windows = service.last_windows([s.values for s in body.series], model.forecaster.window, limits)
+    predictions, batch_rows = await service.forecast_one_step(model, windows, request_deadline(request))
     request.state.batch_size = batch_rows
     metrics.count_forecast(model.forecaster.name, "one_step", len(windows), len(windows))
     return json_response({
@@ -71,7 +77,9 @@ async def forecast(request: Request) -> Response:
 async def forecast_rolling(request: Request) -> Response:
     """Recursive `horizon`-step forecasts; `quantiles` from simulated paths; `walk_forward` scores."""
     state: ServiceState = request.app.state.service
-    body = RollingRequest.model_validate_json(await request.body())
+    limits = state.limits
+    body = await parse_body(RollingRequest, await request.body(), key="series", item=TimedSeriesIn,
+                            max_items=limits.max_series, max_values=limits.max_values_per_series)
     model = state.registry.get(body.model)
     series = [
         service.SeriesInput(service.to_array(s.values, i), s.id, s.start, s.freq)
@@ -84,7 +92,8 @@ async def forecast_rolling(request: Request) -> Response:
         seed=body.seed,
         walk_forward=body.walk_forward,
     )
-    results = await service.forecast_rolling(model, series, options, state.limits)
+    async with job_context(request) as context:
+        results = await service.forecast_rolling(model, series, options, limits, context)
     metrics.count_forecast(model.forecaster.name, "rolling", len(series), len(series) * body.horizon)
     return json_response({
         "model": _model_ref(model.forecaster),

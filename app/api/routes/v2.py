@@ -17,6 +17,7 @@ from starlette.responses import Response
 from app.api import metrics, v2_codec
 from app.api.auth import require_api_key
 from app.api.errors import ApiError
+from app.api.heavy import request_deadline
 from app.api.openapi import body_spec
 from app.api.state import ServiceState, State
 from app.api.v2_schemas import (
@@ -43,7 +44,7 @@ EXTENSIONS = ["binary_tensor_data"]
 PLATFORM = "pytorch_torchscript"
 
 _ERROR = {"model": ErrorResponse, "content": {"application/json": {}}}
-ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 404, 413, 503), _ERROR)
+ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 404, 413, 503, 504), _ERROR)
 _INFER_DOC = {
     "description": "The forecasts, as JSON; with binary outputs asked for, a JSON header of "
     "`Inference-Header-Content-Length` bytes followed by the raw little-endian float32 values.",
@@ -196,7 +197,7 @@ async def _infer(request: Request, state: ServiceState, name: str, version: str 
     )
     with _as_bad_request():
         service.check_count(len(decoded.windows), state.limits)
-        predictions, batch_rows = await service.forecast_one_step(model, decoded.windows)
+        predictions, batch_rows = await service.forecast_one_step(model, decoded.windows, request_deadline(request))
     request.state.batch_size = batch_rows
     metrics.count_forecast(forecaster.name, "one_step", len(predictions), len(predictions))
     return v2_codec.encode(name, forecaster.metadata.version, decoded, predictions)
