@@ -201,12 +201,9 @@ def _walk_forward(forecaster: Forecaster, values: Array) -> Job[WalkForward]:
     predictions = _check_finite((yield from forecaster.walk_forward_job(values)))
     actual = values[window:].astype(np.float64)
     diff = predictions.astype(np.float64) - actual
-    return WalkForward(
-        first_index=window,
-        predictions=predictions,
-        mae=float(np.mean(np.abs(diff))) if len(diff) else 0.0,
-        rmse=float(np.sqrt(np.mean(diff**2))) if len(diff) else 0.0,
-    )
+    scores = np.array([np.mean(np.abs(diff)), np.sqrt(np.mean(diff**2))] if len(diff) else [0.0, 0.0])
+    _check_finite(scores.astype(np.float32))  # JSON has no inf or NaN: they would leave as null beside a 200
+    return WalkForward(first_index=window, predictions=predictions, mae=float(scores[0]), rmse=float(scores[1]))
 
 
 def _rolling(
