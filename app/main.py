@@ -74,6 +74,7 @@ def build_registry(settings: Settings) -> ModelRegistry:
         observer_for=metrics.batch_observer,
         on_loaded=metrics.model_loaded,
         verify=verifier_for(settings.trusted_keys, settings.trusted_certificates),
+        on_reload=metrics.model_reloaded,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +21,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from app.runtime.batcher import BatchObserver
 from app.runtime.forecaster import Forecaster
@@ -60,6 +63,11 @@ MODEL_INFO = Gauge(
     "rnncast_model_info", "1 for each loaded model version, with its device and sha256.",
     ["model", "version", "device", "sha256"], multiprocess_mode="max",
 )
+RELOADS = Counter(
+    "rnncast_model_reloads", "Loads of a model after its first, by result: success or failure "
+    "(a failed reload keeps the previous version serving).", ["model", "result"],
+)
+_READY_HELP = "1 when this worker's /health/ready answers 200 (every model loaded, not draining)."
 
 
 # Methods outside this set are counted as "other": a label value per made-up method
@@ -107,6 +115,13 @@ def model_loaded(forecaster: Forecaster, replaced: Forecaster | None = None) -> 
         if MULTIPROC_ENV not in os.environ:
             MODEL_INFO.remove(*_info_labels(replaced))
     MODEL_INFO.labels(*_info_labels(forecaster)).set(1)
+    for result in ("success", "failure"):  # present at 0 from the start: increase() sees the first
+        RELOADS.labels(forecaster.name, result)
+
+
+def model_reloaded(model: str, succeeded: bool) -> None:
+    """Count one reload attempt of ``model``."""
+    RELOADS.labels(model, "success" if succeeded else "failure").inc()
 
 
 @functools.cache
@@ -121,10 +136,28 @@ def count_forecast(model: str, kind: str, series: int, points: int) -> None:
     points_count.inc(points)
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text, aggregated over worker processes when there are several."""
+class _Readiness(Collector):
+    def __init__(self, ready: bool) -> None:
+        self.ready = ready
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("rnncast_ready", _READY_HELP, value=int(self.ready))
+
+
+@functools.cache
+def _readiness(ready: bool) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Readiness(ready))
+    return generate_latest(registry)
+
+
+def render(ready: bool) -> tuple[bytes, str]:
+    """The exposition text, aggregated over worker processes when there are several,
+    and ``rnncast_ready``: the readiness of the worker answering this scrape, as its
+    /health/ready would answer a probe that lands on it."""
     if MULTIPROC_ENV in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    else:
+        registry = REGISTRY
+    return generate_latest(registry) + _readiness(ready), CONTENT_TYPE_LATEST

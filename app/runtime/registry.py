@@ -82,12 +82,14 @@ class ModelRegistry:
         observer_for: Callable[[str], BatchObserver] | None = None,
         on_loaded: Callable[[Forecaster, Forecaster | None], None] | None = None,
         verify: Callable[[Path], None] | None = None,
+        on_reload: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.model_dir = model_dir
         self._device_spec = device
         self._batching = batching or BatchSettings()
         self._observer_for = observer_for
         self._on_loaded = on_loaded
+        self._on_reload = on_reload  # (name, succeeded) for every load after a model's first
         self._verify = verify
         self._light = LightWork()
         self.lane = HeavyLane(max_jobs=self._batching.max_heavy_jobs, light=self._light)
@@ -109,6 +111,13 @@ class ModelRegistry:
         return reason
 
     def _load(self, name: str, path: Path) -> bool:
+        reloading = self._states[name].status != "loading"
+        loaded = self._load_file(name, path)
+        if reloading and self._on_reload is not None:
+            self._on_reload(name, loaded)
+        return loaded
+
+    def _load_file(self, name: str, path: Path) -> bool:
         try:
             if self._verify is not None:
                 self._verify(path)

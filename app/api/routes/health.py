@@ -31,7 +31,7 @@ async def ready(state: State) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics",
             responses={200: {"content": {"text/plain": {}}}}, response_class=Response)
-async def scrape() -> Response:
+async def scrape(state: State) -> Response:
     """Prometheus text exposition, aggregated over worker processes."""
-    body, content_type = metrics.render()
+    body, content_type = metrics.render(ready=not state.not_ready_reasons())
     return Response(body, media_type=content_type)
