@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     """Poll model files this often and hot-reload changed ones; 0 = never."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the JSON logs on standard error."""
+    forecast_log: str | None = None
+    """Write one JSON line per forecast to this file (rotated by size) or to ``stdout``; unset = off."""
+    forecast_log_sample_rate: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Share of forecasts the forecast log keeps, each drawn independently (1 = every one)."""
+    forecast_log_max_bytes: int = Field(default=100 * 1024 * 1024, ge=4096)
+    """Size at which the forecast log file is rotated to ``<file>.1``, ``<file>.2``, ..."""
+    forecast_log_backups: int = Field(default=5, ge=1, le=1000)
+    """Rotated forecast log files kept beside the current one."""
+    forecast_log_buffer_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
+    """Forecast lines waiting for the disk at most; beyond it lines are dropped and counted."""
 
     @field_validator("device")
     @classmethod
@@ -93,6 +103,11 @@ class Settings(BaseSettings):
         if not _DEVICE.match(value):
             raise ValueError("RNNCAST_DEVICE must be auto, cpu, cuda or cuda:N")
         return value
+
+    @field_validator("forecast_log")
+    @classmethod
+    def _blank_is_off(cls, value: str | None) -> str | None:
+        return value if value is None or value.strip() else None
 
     @field_validator("api_keys", mode="before")
     @classmethod

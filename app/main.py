@@ -23,6 +23,7 @@ from app.api import metrics
 from app.api.auth import require_api_key
 from app.api.docs import install_docs
 from app.api.errors import add_error_handlers
+from app.api.forecast_log import open_forecast_log
 from app.api.middleware import RequestMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import forecast, health, models, v2
@@ -120,7 +121,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_threads(settings.num_threads, settings.workers)
         models_ = registry or build_registry(settings)
-        state = ServiceState(settings, models_, limits_from(settings))
+        forecast_log = open_forecast_log(settings)
+        state = ServiceState(settings, models_, limits_from(settings), forecast_log)
         app.state.service = state
         def load() -> None:
             models_.load_all()
@@ -149,6 +151,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
                 watcher.cancel()
             await asyncio.to_thread(loader.join)
             models_.close()
+            if forecast_log is not None:
+                forecast_log.close()
 
     def front(app: ASGIApp) -> ASGIApp:
         return RequestMiddleware(

@@ -67,6 +67,11 @@ RELOADS = Counter(
     "rnncast_model_reloads", "Loads of a model after its first, by result: success or failure "
     "(a failed reload keeps the previous version serving).", ["model", "result"],
 )
+FORECAST_LOG_LINES = Counter("rnncast_forecast_log_lines", "Forecast log lines written.")
+FORECAST_LOG_DROPPED = Counter(
+    "rnncast_forecast_log_dropped", "Forecast log lines dropped, by reason: buffer_full (the "
+    "disk fell behind) or write_error.", ["reason"],
+)
 _READY_HELP = "1 when this worker's /health/ready answers 200 (every model loaded, not draining)."
 
 

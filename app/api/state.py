@@ -1,4 +1,5 @@
-"""What the routes share: settings, the model registry, limits, draining flag."""
+"""What the routes share: settings, the model registry, limits, the forecast log,
+draining flag."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.api.forecast_log import ForecastLog
 from app.config import Settings
 from app.runtime.registry import ModelRegistry
 from app.runtime.service import Limits
@@ -19,6 +21,7 @@ class ServiceState:
     settings: Settings
     registry: ModelRegistry
     limits: Limits
+    forecast_log: ForecastLog | None = None
     draining: bool = False
 
     def not_ready_reasons(self) -> list[str]:

@@ -8,9 +8,10 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.api import metrics
+from app.api import forecast_log, metrics
 from app.api.auth import require_api_key
 from app.api.bodies import parse_body
+from app.api.forecast_log import LoggedForecast
 from app.api.heavy import job_context, request_deadline
 from app.api.openapi import body_spec
 from app.api.schemas import (
@@ -61,6 +62,9 @@ async def forecast(request: Request) -> Response:
     predictions, batch_rows = await service.forecast_one_step(model, windows, request_deadline(request))
     request.state.batch_size = batch_rows
     metrics.count_forecast(model.forecaster.name, "one_step", len(windows), len(windows))
+    forecast_log.record(request, model.forecaster, "one_step", (
+        LoggedForecast(s.id, s.values, predictions[i : i + 1]) for i, s in enumerate(body.series)
+    ))
     return json_response({
         "model": _model_ref(model.forecaster),
         "forecasts": [{"id": s.id, "value": v} for s, v in zip(body.series, predictions, strict=True)],
@@ -95,6 +99,7 @@ async def forecast_rolling(request: Request) -> Response:
     async with job_context(request) as context:
         results = await service.forecast_rolling(model, series, options, limits, context)
     metrics.count_forecast(model.forecaster.name, "rolling", len(series), len(series) * body.horizon)
+    forecast_log.record(request, model.forecaster, "rolling", map(forecast_log.rolling_forecast, series, results))
     return json_response({
         "model": _model_ref(model.forecaster),
         "forecasts": [

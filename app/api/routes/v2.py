@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.api import metrics, v2_codec
+from app.api import forecast_log, metrics, v2_codec
 from app.api.auth import require_api_key
 from app.api.errors import ApiError
+from app.api.forecast_log import LoggedForecast
 from app.api.heavy import request_deadline
 from app.api.openapi import body_spec
 from app.api.state import ServiceState, State
@@ -200,6 +201,9 @@ async def _infer(request: Request, state: ServiceState, name: str, version: str 
         predictions, batch_rows = await service.forecast_one_step(model, decoded.windows, request_deadline(request))
     request.state.batch_size = batch_rows
     metrics.count_forecast(forecaster.name, "one_step", len(predictions), len(predictions))
+    forecast_log.record(request, forecaster, "one_step", (
+        LoggedForecast(None, row, predictions[i : i + 1]) for i, row in enumerate(decoded.windows)
+    ))
     return v2_codec.encode(name, forecaster.metadata.version, decoded, predictions)
 
 

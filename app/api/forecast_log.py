@@ -1,0 +1,198 @@
+"""The forecast log: one JSON line per forecast, to score against the actuals later.
+
+On with ``RNNCAST_FORECAST_LOG`` (a file path, or ``stdout``); ``rnncast score``
+joins its lines with actual values that arrive later. A line holds:
+
+- ``ts``: when the forecast was answered (ISO 8601 UTC); ``request_id``: the
+  request's ``X-Request-ID``; ``trace_id``: always null for now, the field the
+  request's trace id will fill once the service is traced (none is made up here);
+- ``kind`` (``one_step`` or ``rolling``) and ``model``: ``name``, ``version``, ``sha256``;
+- ``series_id``, ``last_timestamp`` (time of the last posted value, when the request
+  gave ``start`` and ``freq``; else null), ``last_value``;
+- ``naive_mae``: the mean absolute change between consecutive posted values, the
+  in-sample error of the naive forecast, which scales errors into MASE (null for a
+  single value);
+- ``forecast`` (one value per step), ``timestamps`` of the steps (or null),
+  ``quantiles`` (level -> one value per step, or null).
+
+A request never waits for the disk: its lines go into a buffer bounded in bytes,
+and a thread of the log's own writes the buffer out every ``FLUSH_SECONDS``. Lines
+that find the buffer full are dropped and counted in
+``rnncast_forecast_log_dropped_total``. With ``RNNCAST_FORECAST_LOG_SAMPLE_RATE``
+below 1 each forecast is kept with that probability.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+
+from app.api import metrics
+from app.api.log_sinks import RotatingFileSink, StreamSink
+from app.api.logs import iso_ms
+from app.config import Settings
+from app.runtime.calendar import step_times
+from app.runtime.forecaster import Array, Forecaster
+from app.runtime.service import RollingForecast, SeriesInput
+
+logger = logging.getLogger("rnncast.forecast_log")
+
+STDOUT = "stdout"
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+
+
+class Sink(Protocol):
+    """Where the writer thread puts whole lines."""
+
+    def write(self, lines: list[bytes]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedForecast:
+    """One series' forecast, as a route hands it to the log."""
+
+    series_id: str | None
+    history: Sequence[float] | Array
+    """The posted values, oldest first."""
+    forecast: Sequence[float] | Array
+    """One value per forecast step."""
+    timestamps: Sequence[str] | None = None
+    quantiles: Mapping[str, Array] | None = None
+    last_timestamp: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """This forecast's part of its log line."""
+        values = np.asarray(self.history, dtype=np.float64)
+        return {
+            "series_id": self.series_id,
+            "last_timestamp": self.last_timestamp,
+            "last_value": self.history[-1],  # as posted: a float32 history stays float32-short
+            "naive_mae": float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else None,
+            "forecast": self.forecast,
+            "timestamps": self.timestamps,
+            "quantiles": self.quantiles,
+        }
+
+
+def rolling_forecast(series: SeriesInput, result: RollingForecast) -> LoggedForecast:
+    """What the log keeps of one series of a rolling request."""
+    last = None
+    if series.start is not None and series.freq is not None:
+        last = step_times(series.start, series.freq, len(series.values) - 1, 1)[0]
+    return LoggedForecast(series.id, series.values, result.mean, result.timestamps, result.quantiles, last)
+
+
+def _plain(value: object) -> object:
+    """orjson writes C-contiguous numpy arrays itself; anything else numpy, as a list."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot log a {type(value).__name__}")
+
+
+class ForecastLog:
+    """Formats forecast lines on the caller's thread, writes them on its own."""
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self, sink: Sink, sample_rate: float = 1.0, buffer_bytes: int = 8 * 1024 * 1024) -> None:
+        self._sink = sink
+        self._sample_rate = sample_rate
+        self._buffer_bytes = buffer_bytes
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._lock = threading.Lock()  # held only to append or to swap the buffer, never for I/O
+        self._written = metrics.FORECAST_LOG_LINES
+        self._dropped_full = metrics.FORECAST_LOG_DROPPED.labels("buffer_full")
+        self._dropped_error = metrics.FORECAST_LOG_DROPPED.labels("write_error")
+        self._failing = False
+        self._closed = threading.Event()
+        self._writer = threading.Thread(target=self._write_periodically, name="forecast-log", daemon=True)
+        self._writer.start()
+
+    def record(self, request_id: str, forecaster: Forecaster, kind: str, forecasts: Iterable[LoggedForecast]) -> None:
+        """Queue one line per forecast (those the sampling keeps); never waits for I/O."""
+        head = {
+            "ts": iso_ms(time.time()),
+            "request_id": request_id,
+            "trace_id": None,
+            "kind": kind,
+            "model": {"name": forecaster.name, "version": forecaster.metadata.version, "sha256": forecaster.sha256},
+        }
+        for item in forecasts:
+            if self._sample_rate < 1.0 and random.random() >= self._sample_rate:
+                continue
+            self._offer(orjson.dumps({**head, **item.fields()}, default=_plain, option=_OPTIONS))
+
+    def _offer(self, line: bytes) -> None:
+        with self._lock:
+            if self._pending_bytes + len(line) <= self._buffer_bytes:
+                self._pending.append(line)
+                self._pending_bytes += len(line)
+                return
+        self._dropped_full.inc()
+
+    def flush(self) -> None:
+        """Write every queued line now (the writer thread does this every FLUSH_SECONDS)."""
+        with self._lock:
+            lines, self._pending, self._pending_bytes = self._pending, [], 0
+        if not lines:
+            return
+        try:
+            self._sink.write(lines)
+        except OSError as exc:
+            self._dropped_error.inc(len(lines))
+            if not self._failing:  # once per failing spell, not every flush
+                logger.error("forecast log write failed; lines dropped until it succeeds",
+                             extra={"lines": len(lines), "reason": str(exc)})
+            self._failing = True
+            return
+        self._failing = False
+        self._written.inc(len(lines))
+
+    def _write_periodically(self) -> None:
+        while not self._closed.wait(self.FLUSH_SECONDS):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the writer, write what is left, close the sink (at shutdown)."""
+        self._closed.set()
+        self._writer.join()
+        self.flush()
+        self._sink.close()
+
+
+def open_forecast_log(settings: Settings) -> ForecastLog | None:
+    """The log ``settings`` ask for, or None when it is off. RuntimeError naming the
+    setting when the file cannot be opened: the server then stops at start."""
+    target = settings.forecast_log
+    if target is None:
+        return None
+    sink: Sink
+    if target == STDOUT:
+        sink = StreamSink(1)
+    else:
+        try:
+            sink = RotatingFileSink(Path(target), settings.forecast_log_max_bytes, settings.forecast_log_backups)
+        except OSError as exc:
+            raise RuntimeError(f"RNNCAST_FORECAST_LOG: cannot write {target}: {exc.strerror or exc}") from exc
+    return ForecastLog(sink, settings.forecast_log_sample_rate, settings.forecast_log_buffer_bytes)
+
+
+def record(request: Request, forecaster: Forecaster, kind: str, forecasts: Iterable[LoggedForecast]) -> None:
+    """Log a request's forecasts when the forecast log is on; otherwise nothing is
+    built (``forecasts`` is best a lazy iterable) and nothing is done."""
+    log: ForecastLog | None = request.app.state.service.forecast_log
+    if log is not None:
+        log.record(request.state.request_id, forecaster, kind, forecasts)
