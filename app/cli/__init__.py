@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from app.cli import inspect, predict, serve, sign, train
+from app.cli import inspect, predict, score, serve, sign, train
 
-COMMANDS = (train, serve, inspect, predict, sign)
+COMMANDS = (train, serve, inspect, predict, sign, score)
 
 
 def _parser() -> argparse.ArgumentParser:
