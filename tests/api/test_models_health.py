@@ -11,10 +11,15 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from tests.factories import make_series
+from tests.scrape import sample
 
 
 def make_client(model_dir: Path, **settings: object) -> TestClient:
     return TestClient(create_app(Settings(model_dir=model_dir, device="cpu", _env_file=None, **settings)))  # type: ignore[arg-type]
+
+
+def scraped(client: TestClient, name: str, **labels: str) -> float | None:
+    return sample(client.get("/metrics").text, name, **labels)
 
 
 def ready_within(client: TestClient, seconds: float = 30) -> None:
@@ -60,6 +65,7 @@ def test_tampered_model_is_not_ready_and_named(model_copy: Path) -> None:
         assert model["status"] == "failed" and not model["ready"]
         f = c.post("/v1/forecast", json={"series": [{"values": make_series(100)}]})
         assert f.status_code == 503 and f.json()["type"] == "urn:rnncast:problem:model-not-ready"
+        assert scraped(c, "rnncast_ready") == 0
 
 
 def test_failed_reload_keeps_the_previous_model_serving(model_copy: Path) -> None:
@@ -67,6 +73,8 @@ def test_failed_reload_keeps_the_previous_model_serving(model_copy: Path) -> Non
     with make_client(model_copy) as c:
         ready_within(c)
         before = c.post("/v1/forecast", json=values).json()
+        failures = scraped(c, "rnncast_model_reloads_total", model="default", result="failure")
+        assert failures is not None, "present from the first load, so increase() sees the first failure"
         path = model_copy / "default" / "model.pt"
         path.write_bytes(b"garbage")
         r = c.post("/v1/models/default/reload")
@@ -74,6 +82,8 @@ def test_failed_reload_keeps_the_previous_model_serving(model_copy: Path) -> Non
         assert r.json()["detail"] == "reloading 'default' failed; the previous version keeps serving"
         assert c.post("/v1/forecast", json=values).json() == before
         assert c.get("/health/ready").status_code == 200
+        assert scraped(c, "rnncast_model_reloads_total", model="default", result="failure") == failures + 1
+        assert scraped(c, "rnncast_ready") == 1
 
 
 def test_reload_picks_up_a_new_model(model_copy: Path, tmp_path: Path) -> None:
@@ -85,8 +95,11 @@ def test_reload_picks_up_a_new_model(model_copy: Path, tmp_path: Path) -> None:
         new = train_artifact(tmp_path / "new", epochs=2, seed=9)
         for name in ("model.pt", "model.pt.sha256"):
             shutil.copy(new.parent / name, model_copy / "default" / name)
+        successes = scraped(c, "rnncast_model_reloads_total", model="default", result="success")
+        assert successes is not None
         r = c.post("/v1/models/default/reload")
         assert r.status_code == 200 and r.json()["sha256"] != old_sha
+        assert scraped(c, "rnncast_model_reloads_total", model="default", result="success") == successes + 1
 
 
 def test_api_keys_guard_forecasts_and_models_not_health(model_dir: Path) -> None:
