@@ -5,8 +5,8 @@ PodDisruptionBudget) are validated offline by ``kubernetes-validate --strict`` a
 the API schemas of the supported Kubernetes minors in ``VERSIONS``.
 
 kubernetes-validate has no schemas for custom resources: for the KServe
-InferenceService (deploy/k8s/kserve/) and the Prometheus Operator ServiceMonitor
-(deploy/k8s/prometheus-operator/) it only prints a warning and exits 0. Those files
+InferenceService (deploy/k8s/kserve/) and the Prometheus Operator ServiceMonitor and
+PrometheusRule (deploy/k8s/prometheus-operator/) it only prints a warning and exits 0. Those files
 are parsed with PyYAML and their key fields asserted instead; the InferenceService's
 predictor, which KServe takes as a Kubernetes PodSpec plus its own scaling fields,
 is validated strictly as a Pod's spec once those fields are set aside.
@@ -104,7 +104,8 @@ def test_core_manifests_pass_kubernetes_validate_strict(core: dict[str, Doc]) ->
 def test_custom_resources_are_unknown_to_kubernetes_validate() -> None:
     """Why the CRD-based manifests are checked field by field below."""
     paths = [K8S / "kserve" / "inferenceservice.yaml",
-             K8S / "prometheus-operator" / "servicemonitor.yaml"]
+             K8S / "prometheus-operator" / "servicemonitor.yaml",
+             K8S / "prometheus-operator" / "prometheusrule.yaml"]
     result = _validate_cli(paths)
     assert result.returncode == 0
     assert result.stdout.count("Couldn't find schema for kind") == len(paths) * len(VERSIONS)

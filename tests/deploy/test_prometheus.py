@@ -9,25 +9,22 @@ promtool and prometheus come from Debian's ``prometheus`` package
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 
 from tests.deploy.dockerfile import parse_dockerfile, seconds
-from tests.deploy.tools import INSTALL_HINT, REPO, drain_budget, find_tool, settings_env_names
+from tests.deploy.prometheus_server import JOB, PROMETHEUS_YML, query, run_prometheus, shipped_config, tool
+from tests.deploy.tools import REPO, drain_budget, settings_env_names
 from tests.factories import make_series
-from tests.server import ServerProcess, free_port, run_server, wait_until
+from tests.server import ServerProcess, run_server
 
-PROMETHEUS_YML = REPO / "deploy" / "prometheus.yml"
 COMPOSE = REPO / "deploy" / "compose.yaml"
-JOB = "rnncast"
 FORECAST = {"route": "/v1/forecast", "method": "POST", "status": "200"}
 # Families a scrape must hold once a forecast has been served (app/api/metrics.py).
 FAMILIES = (
@@ -36,13 +33,6 @@ FAMILIES = (
     "rnncast_queue_wait_seconds_bucket", "rnncast_series_forecast_total",
     "rnncast_points_forecast_total", "rnncast_model_info",
 )
-
-
-def _tool(name: str) -> str:
-    path = find_tool(name)
-    if path is None:
-        pytest.skip(f"{name} not found: {INSTALL_HINT}")
-    return path
 
 
 def _forecast(server: ServerProcess, count: int) -> None:
@@ -62,14 +52,14 @@ def _counter(exposition: str, name: str, labels: dict[str, str]) -> float:
 
 
 def test_promtool_accepts_the_shipped_config() -> None:
-    result = subprocess.run([_tool("promtool"), "check", "config", str(PROMETHEUS_YML)],
+    result = subprocess.run([tool("promtool"), "check", "config", str(PROMETHEUS_YML)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 
 
 def _check_metrics(server: ServerProcess) -> str:
-    promtool = _tool("promtool")
+    promtool = tool("promtool")
     _forecast(server, 2)
     scrape = httpx.get(f"{server.url}/metrics", timeout=10)
     assert scrape.status_code == 200
@@ -89,59 +79,17 @@ def test_promtool_accepts_a_live_scrape(live_server: ServerProcess) -> None:
 
 def test_promtool_accepts_a_multiprocess_scrape(model_dir: Path, tmp_path: Path) -> None:
     """Two workers write to PROMETHEUS_MULTIPROC_DIR; any worker's scrape adds both up."""
-    _tool("promtool")
+    tool("promtool")
     with run_server(model_dir, tmp_path, args=["--workers", "2"]) as server:
         text = _check_metrics(server)
         assert _counter(text, "rnncast_requests_total", FORECAST) == 2
 
 
-def _prometheus_config(target: str) -> dict[str, Any]:
-    """The shipped config, scraping ``target`` every second instead of the compose host."""
-    config = yaml.safe_load(PROMETHEUS_YML.read_text())
-    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
-    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == JOB]
-    (static,) = job["static_configs"]
-    static["targets"] = [target]
-    return config
-
-
 @pytest.fixture
 def prometheus(live_server: ServerProcess, tmp_path: Path) -> Iterator[str]:
     """A real Prometheus on a loopback port scraping the live server; yields its URL."""
-    binary = _tool("prometheus")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(yaml.safe_dump(_prometheus_config(f"127.0.0.1:{live_server.port}")))
-    port = free_port()
-    log_path = tmp_path / "prometheus.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT, text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(f"{url}/-/ready", timeout=30, process=process)
+    with run_prometheus(shipped_config(f"127.0.0.1:{live_server.port}"), tmp_path) as url:
         yield url
-    except BaseException:
-        print(log_path.read_text())
-        raise
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def _query(url: str, query: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
-    response.raise_for_status()
-    body = response.json()
-    assert body["status"] == "success", body
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result
 
 
 def _served_count(server: ServerProcess) -> float:
@@ -159,20 +107,20 @@ def test_prometheus_scrapes_the_request_counter(
     expected = _served_count(live_server)
     assert expected == before + 5
     selector = ",".join(f'{k}="{v}"' for k, v in {"job": JOB, **FORECAST}.items())
-    query = f"rnncast_requests_total{{{selector}}}"
+    expr = f"rnncast_requests_total{{{selector}}}"
     deadline, seen = time.monotonic() + 60, None
     while time.monotonic() < deadline:
-        result = _query(prometheus, query)
+        result = query(prometheus, expr)
         seen = [(r["metric"], float(r["value"][1])) for r in result]
         if len(seen) == 1 and seen[0][1] == expected:
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"Prometheus never showed {query} == {expected} within 60 s (last: {seen})")
+        pytest.fail(f"Prometheus never showed {expr} == {expected} within 60 s (last: {seen})")
     (metric, _), = seen
     assert metric["service"] == "rnncast", "the shipped config's target labels are applied"
     assert metric["instance"] == f"127.0.0.1:{live_server.port}"
-    (up,) = _query(prometheus, f'up{{job="{JOB}"}}')
+    (up,) = query(prometheus, f'up{{job="{JOB}"}}')
     assert up["value"][1] == "1"
 
 
