@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Install the external tools some tests use: promtool + prometheus (Debian's
-# `prometheus` package) and wrk (benchmarks). Idempotent: it installs only what
-# is missing, and only when apt-get is usable (root on a Debian/Ubuntu host).
-# Otherwise it says what is missing and exits 0; the tests that need a tool then
-# skip with a reason.
+# `prometheus` package), wrk (benchmarks), and Grafana's dashboard schema with the
+# TypeScript compiler that checks the dashboard against it (npm, pinned in
+# tests/deploy/grafana-schema/package-lock.json). Idempotent: it installs only what
+# is missing, and only when apt-get is usable (root on a Debian/Ubuntu host) or npm
+# is there. Otherwise it says what is missing and exits 0; the tests that need a
+# tool then skip with a reason.
 set -euo pipefail
+
+schema_dir="$(cd "$(dirname "$0")/../tests/deploy/grafana-schema" && pwd)"
+if ! command -v npm >/dev/null 2>&1; then
+    echo "install-tools: no npm; the Grafana dashboard schema check will skip" >&2
+elif [ ! -f "$schema_dir/node_modules/.package-lock.json" ] \
+        || [ "$schema_dir/package-lock.json" -nt "$schema_dir/node_modules/.package-lock.json" ]; then
+    echo "install-tools: installing the Grafana dashboard schema with npm ci" >&2
+    npm ci --prefix "$schema_dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
+        || echo "install-tools: npm ci failed; the Grafana dashboard schema check will skip" >&2
+fi
 
 missing=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
