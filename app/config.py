@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     forecast_log_backups: int = Field(default=5, ge=1, le=1000)
     """Rotated forecast log files kept beside the current one."""
     forecast_log_buffer_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
-    """Forecast lines waiting for the disk at most; beyond it lines are dropped and counted."""
+    """Memory the forecasts waiting to be logged may hold (8 bytes a number); beyond it they are dropped and counted."""
 
     @field_validator("device")
     @classmethod

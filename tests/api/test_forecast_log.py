@@ -16,7 +16,7 @@ import torch
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from app.api.forecast_log import ForecastLog, LoggedForecast
+from app.api.forecast_log import ForecastLog, LoggedForecast, naive_maes
 from app.api.log_sinks import StreamSink
 from app.config import Settings
 from app.main import create_app
@@ -123,3 +123,14 @@ def test_a_stalled_writer_never_blocks_a_request(tiny_artifact: Path) -> None:
     lines = [json.loads(line) for line in b"".join(chunks).decode().splitlines()]
     assert len(lines) + dropped == total
     assert all(line["forecast"] == [1.25] and line["naive_mae"] == 0.75 for line in lines)
+
+
+def test_naive_maes_of_a_batch_equal_each_history_alone() -> None:
+    rng = np.random.default_rng(0)
+    histories: list[Any] = [[], [3.0], [1.0, 4.0], rng.random(100).astype(np.float32), list(rng.random(7) * 1e6),
+                            [2.5] * 10, rng.random(2).tolist()]
+    got = naive_maes(histories)
+    assert got[:2] == [None, None]
+    for history, mae in zip(histories[2:], got[2:], strict=True):
+        assert mae == pytest.approx(naive_mae(np.asarray(history, dtype=np.float64).tolist()), rel=1e-12)
+    assert naive_maes([]) == [] and naive_maes([[1.0]]) == [None]
