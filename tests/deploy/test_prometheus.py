@@ -31,7 +31,7 @@ FAMILIES = (
     "rnncast_requests_total", "rnncast_request_duration_seconds_bucket",
     "rnncast_requests_in_flight", "rnncast_inference_seconds_bucket", "rnncast_batch_size_bucket",
     "rnncast_queue_wait_seconds_bucket", "rnncast_series_forecast_total",
-    "rnncast_points_forecast_total", "rnncast_model_info",
+    "rnncast_points_forecast_total", "rnncast_model_info", "rnncast_model_reloads_total", "rnncast_ready",
 )
 
 
