@@ -36,7 +36,8 @@ def forecast_count(port: int) -> float:
     return sum(float(v) for v in _COUNTER.findall(body.decode()))
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -49,13 +50,13 @@ def check_correctness(spec: ServerSpec, log_dir: Path, requests: int = 300, scra
     with serving(spec, log_dir) as running:
         before = forecast_count(spec.port)
         workers = [pid for pid in session_pids(running.process.pid) if pid != running.process.pid]
-        cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+        cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         wrong = 0
         for _ in range(requests):
             status, body = request(spec.port, "POST", spec.forecast_path, spec.body)
             wrong += status != 200 or not spec.check(body)
         counts = [forecast_count(spec.port) - before for _ in range(scrapes)]
-        cpu = {pid: round(_cpu_seconds(pid) - cpu_before[pid], 2) for pid in workers}
+        cpu = {pid: round(cpu_seconds(pid) - cpu_before[pid], 2) for pid in workers}
         running.stop()
     busy = sum(1 for seconds in cpu.values() if seconds > 0.05)
     return {
