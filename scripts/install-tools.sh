@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Install the external tools some tests use: promtool + prometheus (Debian's
-# `prometheus` package) and wrk (benchmarks). Idempotent: it installs only what
-# is missing, and only when apt-get is usable (root on a Debian/Ubuntu host).
-# Otherwise it says what is missing and exits 0; the tests that need a tool then
-# skip with a reason.
+# `prometheus` package) and wrk (benchmarks); with the argument `browser`, instead
+# Chromium and curl for the browser tier (`make test-browser`). Idempotent: it
+# installs only what is missing, and only when apt-get is usable (root on a
+# Debian/Ubuntu host). Otherwise it says what is missing and exits 0; the tests
+# that need a tool then skip with a reason.
 set -euo pipefail
 
 missing=()
-command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ "${1:-}" = browser ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+else
+    command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
