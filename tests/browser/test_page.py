@@ -106,6 +106,7 @@ def test_csv_upload_draws_the_forecast_mean_and_interval_band(
     assert "3 cut-offs × 24 steps (72 points)" in metrics
     expect(page.locator("#forecast-table tbody tr").first).to_contain_text("2026-01-11 20:00")
     page.screenshot(path=artifacts / "forecast.png", full_page=True)
+    page.locator("#result").screenshot(path=artifacts / "forecast-result.png")  # the README's picture
     _answer_matches_download_curl_and_python(page, artifacts)
     assert session.console_errors == [] and session.foreign_requests == []
 
@@ -131,6 +132,22 @@ def _answer_matches_download_curl_and_python(page: Page, artifacts: Path) -> Non
     assert ast.literal_eval(python.stdout.strip()) == downloaded
 
 
+def test_spikes_are_marked_as_anomalies(live_server: ServerProcess, open_page: OpenPage, artifacts: Path) -> None:
+    """The built-in example has spikes at steps 120, 190 and 260 (hourly from 2025-03-01)."""
+    session = open_page(live_server)
+    page = session.open()
+    page.select_option("#example", "hourly-spikes")
+    session.forecast()
+    note = page.locator("#anomaly-note").inner_text()
+    for spike in (r"2025-03-06(?![ \d])", "2025-03-08 22:00", "2025-03-11 20:00"):
+        assert re.search(spike, note), (spike, note)
+    colours, _ = chart_palette(page)
+    marked = ink(page, {"anomaly": opaque(colours["anomaly"])})["anomaly"]
+    assert marked.count > 3 * 20, marked  # three rings at least
+    page.screenshot(path=artifacts / "anomalies.png")
+    assert session.console_errors == []
+
+
 @pytest.mark.parametrize(
     ("values", "screenshot"),
     [
@@ -152,6 +169,7 @@ def test_bad_input_shows_the_servers_problem_details(
     expect(alert).to_be_visible()
     expect(alert).to_contain_text(f"{problem['title']} (HTTP 422)")
     expect(alert).to_contain_text(problem["detail"])
+    expect(alert).to_be_focused()  # and in view, however far down the form was submitted
     expect(page.locator("#result")).to_be_hidden()
     page.screenshot(path=artifacts / screenshot)
     # The only console error is Chromium's own note of the refused request.

@@ -80,9 +80,11 @@ function calendarFreq(times) {
   const starts = times.every((t) => t.getUTCDate() === 1);
   const ends = times.every((t) => t.getUTCDate() === lastDay(t.getUTCFullYear(), t.getUTCMonth()));
   if (!midnight || step < 1 || !(starts || ends)) return null;
-  const [code, size] = step % 12 === 0 ? ["Y", 12] : step % 3 === 0 ? ["Q", 3] : ["M", 1];
+  // Quarters and years only on their own boundaries (QS: Jan/Apr/Jul/Oct, YE: Dec, ...).
+  const aligned = (size) => times.every((t) => (t.getUTCMonth() + (starts ? 0 : 1)) % size === 0);
+  const size = [12, 3].find((months) => step % months === 0 && aligned(months)) ?? 1;
   const multiple = step / size;
-  return `${multiple > 1 ? multiple : ""}${code}${starts ? "S" : "E"}`;
+  return `${multiple > 1 ? multiple : ""}${{ 12: "Y", 3: "Q", 1: "M" }[size]}${starts ? "S" : "E"}`;
 }
 
 /** The frequency code of evenly spaced times ("D", "15min", "MS", ...), or null. */

@@ -23,6 +23,7 @@ function showProblem(problem) {
     ...(items.length > 1 ? [el("ul", {}, ...items)] : []),
   );
   box.hidden = false;
+  box.focus(); // brings it into view, and screen readers to it, wherever the person was
   if (!(problem instanceof ApiProblem || problem.title)) console.error(problem);
 }
 
@@ -89,6 +90,7 @@ async function forecast() {
     forecast: first, walkForward: first.walk_forward, backtest, anomalies, anomalyLevel: options.anomalyLevel, anomalyNote: note,
   };
   showResult(result, request, scores, Boolean(apiKey()));
+  $("result-title").focus(); // the answer is below the form: take the reader there
 }
 
 async function onSubmit(event) {
