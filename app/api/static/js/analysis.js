@@ -50,7 +50,10 @@ export function backtestCutoffs(length, window, horizon, windows) {
 
 /** One request forecasting from every cut-off, as one series each. */
 export function backtestRequest(series, options, cutoffs) {
-  return rollingBody(options, cutoffs.map((c) => seriesBody(series, series.values.slice(0, c), `cutoff-${c}`)));
+  return rollingBody(
+    options,
+    cutoffs.map((c) => seriesBody(series, series.values.slice(0, c), `cutoff-${c}`)),
+  );
 }
 
 /** The values of the quantile level `q` in a rolling answer (its keys are the server's

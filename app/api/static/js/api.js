@@ -43,7 +43,11 @@ async function send(path, { body, accept = "application/json" } = {}) {
   if (apiKey()) headers.Authorization = `Bearer ${apiKey()}`;
   let response;
   try {
-    response = await fetch(path, { method: body === undefined ? "GET" : "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(path, {
+      method: body === undefined ? "GET" : "POST",
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (error) {
     throw new ApiProblem(0, { title: "Server unreachable", detail: `the request to ${path} failed: ${error.message}` });
   }

@@ -103,5 +103,7 @@ export function inferFreq(times) {
 export function formatTime(time) {
   const iso = time.toISOString();
   if (iso.endsWith("T00:00:00.000Z")) return iso.slice(0, 10);
-  return iso.endsWith(":00.000Z") ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  return iso.endsWith(":00.000Z")
+    ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}`
+    : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }

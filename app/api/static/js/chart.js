@@ -23,33 +23,62 @@ const column = (length) => new Array(length).fill(null);
 
 function placed(length, start, values) {
   const out = column(length);
-  values.forEach((v, i) => { out[start + i] = v; });
+  values.forEach((v, i) => {
+    out[start + i] = v;
+  });
   return out;
 }
 
-/** uPlot's columns and series for a result; each band is a pair (upper, lower) of columns. */
+/** The backtest forecasts in one column, each after its cut-off. */
+function backtestColumn(result, total) {
+  const out = column(total);
+  result.backtest.cutoffs.forEach((cutoff, k) =>
+    result.backtest.forecasts[k].mean.forEach((v, j) => {
+      out[cutoff + j] = v;
+    }),
+  );
+  return out;
+}
+
+/** Each interval level's upper and lower bound, starting from the last actual value. */
+function bandColumns(result, total) {
+  const n = result.values.length;
+  const edge = (b, q, side) => [
+    `${b.level}% ${side}`,
+    rgba(COLORS.band, 0.6),
+    placed(total, n - 1, [result.values[n - 1], ...quantileValues(result.forecast.quantiles, q)]),
+  ];
+  return [...result.bands]
+    .sort((a, b) => b.level - a.level)
+    .flatMap((b) => [edge(b, b.hi, "upper"), edge(b, b.lo, "lower")]);
+}
+
+/** uPlot's columns (label, colour, values) and bands for a result. The bands come before
+ * the mean, so that the mean line is drawn over their fill. */
 export function chartColumns(result) {
   const n = result.values.length;
   const total = n + result.horizon;
-  const last = result.values[n - 1];
   const x = Array.from({ length: total }, (_, i) => i);
-  const backtest = column(total);
-  result.backtest.cutoffs.forEach((c, k) => result.backtest.forecasts[k].mean.forEach((v, j) => { backtest[c + j] = v; }));
+  const wf = result.walkForward;
   const columns = [
     ["History", COLORS.history, placed(total, 0, result.values)],
-    ["One-step forecast (in-sample)", COLORS.oneStep, placed(total, result.walkForward.first_index, result.walkForward.predictions)],
-    ["Backtest forecast", COLORS.backtest, backtest],
+    ["One-step forecast (in-sample)", COLORS.oneStep, placed(total, wf.first_index, wf.predictions)],
+    ["Backtest forecast", COLORS.backtest, backtestColumn(result, total)],
   ];
-  // Bands before the mean, so that the mean line is drawn over their fill.
-  const bands = [...result.bands].sort((a, b) => b.level - a.level).map((b) => {
-    const upper = columns.push([`${b.level}% upper`, rgba(COLORS.band, 0.6), placed(total, n - 1, [last, ...quantileValues(result.forecast.quantiles, b.hi)])]);
-    const lower = columns.push([`${b.level}% lower`, rgba(COLORS.band, 0.6), placed(total, n - 1, [last, ...quantileValues(result.forecast.quantiles, b.lo)])]);
-    return { series: [upper, lower], fill: rgba(COLORS.band, BAND_ALPHA) };
-  });
-  columns.push(["Forecast mean", COLORS.mean, placed(total, n - 1, [last, ...result.forecast.mean])]);
+  // Series 0 is x: the band edges of level k are series first + 2k and first + 2k + 1.
+  const first = columns.length + 1;
+  const edges = bandColumns(result, total);
+  const bands = result.bands.map((_, k) => ({
+    series: [first + 2 * k, first + 2 * k + 1],
+    fill: rgba(COLORS.band, BAND_ALPHA),
+  }));
   const flagged = column(total);
-  result.anomalies.filter((a) => a.anomaly).forEach((a) => { flagged[a.index] = result.values[a.index]; });
-  columns.push(["Anomaly", COLORS.anomaly, flagged]);
+  result.anomalies.filter((a) => a.anomaly).forEach((a) => (flagged[a.index] = result.values[a.index]));
+  columns.push(
+    ...edges,
+    ["Forecast mean", COLORS.mean, placed(total, n - 1, [result.values[n - 1], ...result.forecast.mean])],
+    ["Anomaly", COLORS.anomaly, flagged],
+  );
   return { x, columns, bands };
 }
 
@@ -69,7 +98,10 @@ function drawMarkers(u, result) {
   ctx.save();
   ctx.setLineDash([5, 4]);
   ctx.lineWidth = Math.max(1, devicePixelRatio);
-  for (const [at, color] of [...result.backtest.cutoffs.map((c) => [c, COLORS.cutoff]), [result.values.length, "#444"]]) {
+  for (const [at, color] of [
+    ...result.backtest.cutoffs.map((c) => [c, COLORS.cutoff]),
+    [result.values.length, "#444"],
+  ]) {
     const x = Math.round(u.valToPos(at - 0.5, "x", true));
     if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
     ctx.strokeStyle = color;
@@ -102,12 +134,20 @@ function keyboardLegend(chart) {
 /** Draw the result into `container`; returns the uPlot instance. */
 export function drawChart(container, result, width) {
   const { x, columns, bands } = chartColumns(result);
-  const label = (v) => (Number.isInteger(v) && result.labels && result.labels[v] !== undefined ? result.labels[v] : Number.isInteger(v) ? `step ${v}` : "");
+  const label = (v) =>
+    Number.isInteger(v) && result.labels && result.labels[v] !== undefined
+      ? result.labels[v]
+      : Number.isInteger(v)
+        ? `step ${v}`
+        : "";
   const options = {
     width,
     height: width < 600 ? 280 : 380,
     scales: { x: { time: false } },
-    series: [{ label: "Time", value: (u, v) => (v === null ? "–" : label(v)) }, ...columns.map((c, i) => seriesOptions(c, i, columns.length, formatNumber))],
+    series: [
+      { label: "Time", value: (u, v) => (v === null ? "–" : label(v)) },
+      ...columns.map((c, i) => seriesOptions(c, i, columns.length, formatNumber)),
+    ],
     bands,
     axes: [{ space: 90, values: (u, splits) => splits.map(label) }, { size: 56 }],
     cursor: { drag: { x: true, y: false } },

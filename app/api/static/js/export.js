@@ -14,7 +14,10 @@ export function forecastCsv(result) {
     result.forecast.timestamps ? result.forecast.timestamps[i] : "",
     i + 1,
     mean,
-    ...levels.flatMap((b) => [quantileValues(result.forecast.quantiles, b.lo)[i], quantileValues(result.forecast.quantiles, b.hi)[i]]),
+    ...levels.flatMap((b) => [
+      quantileValues(result.forecast.quantiles, b.lo)[i],
+      quantileValues(result.forecast.quantiles, b.hi)[i],
+    ]),
   ]);
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
 }
@@ -35,7 +38,9 @@ export function pythonLiteral(value) {
   if (value === true || value === false) return value ? "True" : "False";
   if (Array.isArray(value)) return `[${value.map(pythonLiteral).join(", ")}]`;
   if (typeof value === "object") {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonLiteral(v)}`).join(", ")}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonLiteral(v)}`)
+      .join(", ")}}`;
   }
   return JSON.stringify(value);
 }
@@ -48,7 +53,7 @@ export function pythonCall(url, body, withKey) {
     "",
     `body = ${pythonLiteral(body)}`,
     `response = httpx.post("${url}", json=body${headers}, timeout=60)`,
-    "response.raise_for_status()  # errors are problem+json: response.json()[\"detail\"]",
+    'response.raise_for_status()  # errors are problem+json: response.json()["detail"]',
     'forecast = response.json()["forecasts"][0]',
     'print(forecast["mean"])',
   ].join("\n");

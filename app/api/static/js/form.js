@@ -57,11 +57,16 @@ async function onFile() {
 export function setUpForm(onError) {
   $("example").append(...Object.entries(EXAMPLES).map(([key, e]) => el("option", { value: key }, e.label)));
   $("freq").append(...FREQ_CODES.map((code) => el("option", { value: code }, code)));
-  $("example").addEventListener("change", () => { if ($("example").value) fill(exampleSeries($("example").value)); });
+  $("example").addEventListener("change", () => {
+    if ($("example").value) fill(exampleSeries($("example").value));
+  });
   $("csv-file").addEventListener("change", () => onFile().catch(onError));
   $("file-series").addEventListener("change", () => fill(fileSeries[Number($("file-series").value)]));
   for (const id of ["values", "start", "freq"]) {
-    $(id).addEventListener("input", () => { labels = null; countValues(); });
+    $(id).addEventListener("input", () => {
+      labels = null;
+      countValues();
+    });
   }
 }
 
@@ -76,8 +81,17 @@ export function readSeries() {
 
 function number(id, label, { min, max, integer = false }) {
   const value = Number($(id).value);
-  const ok = $(id).value.trim() !== "" && Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
-  if (!ok) throw new InputError(`Invalid ${label}`, `${label} must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`);
+  const ok =
+    $(id).value.trim() !== "" &&
+    Number.isFinite(value) &&
+    value >= min &&
+    value <= max &&
+    (!integer || Number.isInteger(value));
+  if (!ok)
+    throw new InputError(
+      `Invalid ${label}`,
+      `${label} must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`,
+    );
   return value;
 }
 
@@ -85,7 +99,10 @@ function levels() {
   const text = $("levels").value.trim();
   const parsed = text === "" ? [] : text.split(/[\s,;]+/).map(Number);
   if (parsed.some((l) => !(l > 0 && l < 100))) {
-    throw new InputError("Invalid interval levels", `interval levels are percentages between 0 and 100, such as 80, 95 (got ${text})`);
+    throw new InputError(
+      "Invalid interval levels",
+      `interval levels are percentages between 0 and 100, such as 80, 95 (got ${text})`,
+    );
   }
   return [...new Set(parsed)];
 }

@@ -2,7 +2,14 @@
 // runs the forecast, backtest and anomaly check, and shows problems as readable messages.
 
 import { ApiProblem, apiKey, getJson, readiness, setApiKey } from "./api.js";
-import { backtestCutoffs, backtestRequest, findAnomalies, forecastRequest, levelQuantiles, scoreBacktest } from "./analysis.js";
+import {
+  backtestCutoffs,
+  backtestRequest,
+  findAnomalies,
+  forecastRequest,
+  levelQuantiles,
+  scoreBacktest,
+} from "./analysis.js";
 import { el } from "./dom.js";
 import { readOptions, readSeries, setUpForm } from "./form.js";
 import { renderModels, seasonOf } from "./models.js";
@@ -52,7 +59,9 @@ async function loadModels() {
   $("models").setAttribute("aria-busy", "false");
   const select = $("model");
   const chosen = select.value || (models.some((m) => m.name === "default") ? "default" : models[0]?.name);
-  select.replaceChildren(...models.map((m) => el("option", { value: m.name }, `${m.name}${m.ready ? "" : ` (${m.status})`}`)));
+  select.replaceChildren(
+    ...models.map((m) => el("option", { value: m.name }, `${m.name}${m.ready ? "" : ` (${m.status})`}`)),
+  );
   if (chosen) select.value = chosen;
 }
 
@@ -61,16 +70,23 @@ async function runBacktest(series, options, model) {
   const cutoffs = backtestCutoffs(series.values.length, model?.window ?? Infinity, options.horizon, options.windows);
   if (cutoffs.length === 0) return { backtest: { cutoffs: [], forecasts: [] }, scores: null };
   const answer = await getJson("v1/forecast/rolling", backtestRequest(series, options, cutoffs));
-  const season = model?.metadata ? seasonOf(model.metadata) ?? 1 : 1;
-  return { backtest: { cutoffs, forecasts: answer.forecasts }, scores: scoreBacktest(series.values, cutoffs, answer.forecasts, options, season) };
+  const season = model?.metadata ? (seasonOf(model.metadata) ?? 1) : 1;
+  return {
+    backtest: { cutoffs, forecasts: answer.forecasts },
+    scores: scoreBacktest(series.values, cutoffs, answer.forecasts, options, season),
+  };
 }
 
 function anomaliesOf(series, walkForward, model, level) {
   const residuals = model?.metadata?.calibration?.residuals ?? [];
-  if (residuals.length === 0) return { anomalies: [], note: "No anomaly check: the model records no calibration residuals." };
+  if (residuals.length === 0) {
+    return { anomalies: [], note: "No anomaly check: the model records no calibration residuals." };
+  }
   const anomalies = findAnomalies(series.values, walkForward, residuals, level);
   const flagged = anomalies.filter((a) => a.anomaly).map((a) => series.labels?.[a.index] ?? `step ${a.index}`);
-  const note = `${flagged.length} of ${anomalies.length} in-sample points lie outside the ${level}% interval of their one-step forecast`;
+  const note =
+    `${flagged.length} of ${anomalies.length} in-sample points lie outside ` +
+    `the ${level}% interval of their one-step forecast`;
   const listed = flagged.slice(0, SHOWN_ANOMALIES).join(", ") + (flagged.length > SHOWN_ANOMALIES ? ", …" : "");
   return { anomalies, note: flagged.length ? `${note}: ${listed}.` : `${note}.` };
 }
@@ -85,9 +101,18 @@ async function forecast() {
   const { backtest, scores } = await runBacktest(series, options, model);
   const { anomalies, note } = anomaliesOf(series, first.walk_forward, model, options.anomalyLevel);
   const result = {
-    seriesId: series.id, values: series.values, horizon: options.horizon, model: answer.model,
-    labels: axisLabels(series, first.timestamps, options.horizon), bands: levelQuantiles(options.levels),
-    forecast: first, walkForward: first.walk_forward, backtest, anomalies, anomalyLevel: options.anomalyLevel, anomalyNote: note,
+    seriesId: series.id,
+    values: series.values,
+    horizon: options.horizon,
+    model: answer.model,
+    labels: axisLabels(series, first.timestamps, options.horizon),
+    bands: levelQuantiles(options.levels),
+    forecast: first,
+    walkForward: first.walk_forward,
+    backtest,
+    anomalies,
+    anomalyLevel: options.anomalyLevel,
+    anomalyNote: note,
   };
   showResult(result, request, scores, Boolean(apiKey()));
   $("result-title").focus(); // the answer is below the form: take the reader there
@@ -127,7 +152,9 @@ function setUpCopyButtons() {
         getSelection().selectAllChildren(code);
         button.textContent = "Selected: press Ctrl+C";
       }
-      setTimeout(() => { button.textContent = button.dataset.label; }, 2000);
+      setTimeout(() => {
+        button.textContent = button.dataset.label;
+      }, 2000);
     });
     button.dataset.label = button.textContent;
   }

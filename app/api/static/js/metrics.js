@@ -12,10 +12,15 @@ export function rmse(actual, forecast) {
 
 /** Symmetric MAPE in percent (0 to 200); pairs that are both zero count as exact. */
 export function smape(actual, forecast) {
-  return 100 * mean(actual.map((y, i) => {
-    const scale = Math.abs(y) + Math.abs(forecast[i]);
-    return scale === 0 ? 0 : (2 * Math.abs(y - forecast[i])) / scale;
-  }));
+  return (
+    100 *
+    mean(
+      actual.map((y, i) => {
+        const scale = Math.abs(y) + Math.abs(forecast[i]);
+        return scale === 0 ? 0 : (2 * Math.abs(y - forecast[i])) / scale;
+      }),
+    )
+  );
 }
 
 /** MASE's denominator: the in-sample MAE of the seasonal naive forecast (lag `season`,

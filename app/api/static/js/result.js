@@ -24,7 +24,9 @@ function metricsTable(scores, result) {
   const rows = [];
   if (scores) {
     rows.push(["MAE", scores.mae], ["RMSE", scores.rmse], ["sMAPE (%)", scores.smape], ["MASE", scores.mase]);
-    rows.push(...scores.coverage.map((c) => [`Coverage of the ${c.level}% interval`, `${(100 * c.share).toFixed(1)}%`]));
+    rows.push(
+      ...scores.coverage.map((c) => [`Coverage of the ${c.level}% interval`, `${(100 * c.share).toFixed(1)}%`]),
+    );
   }
   const wf = result.walkForward;
   rows.push(["In-sample one-step MAE", wf.mae], ["In-sample one-step RMSE", wf.rmse]);
@@ -33,7 +35,11 @@ function metricsTable(scores, result) {
     : "No backtest (set backtest windows above 0, with enough history before each cut-off)";
   $("metrics").replaceChildren(
     el("caption", {}, caption),
-    el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, formatNumber(v))))),
+    el(
+      "tbody",
+      {},
+      ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, formatNumber(v)))),
+    ),
   );
 }
 
@@ -42,8 +48,12 @@ function forecastTable(result) {
   const head = ["Time", "Mean", ...bands.flatMap((b) => [`${b.level}% low`, `${b.level}% high`])];
   const n = result.values.length;
   const rows = result.forecast.mean.map((mean, i) => [
-    result.labels[n + i], mean,
-    ...bands.flatMap((b) => [quantileValues(result.forecast.quantiles, b.lo)[i], quantileValues(result.forecast.quantiles, b.hi)[i]]),
+    result.labels[n + i],
+    mean,
+    ...bands.flatMap((b) => [
+      quantileValues(result.forecast.quantiles, b.lo)[i],
+      quantileValues(result.forecast.quantiles, b.hi)[i],
+    ]),
   ]);
   $("forecast-table").replaceChildren(
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
@@ -53,9 +63,11 @@ function forecastTable(result) {
 
 function summary(result, flagged) {
   const bands = result.bands.map((b) => `${b.level}%`).join(" and ");
-  return `${result.values.length} values of ${result.seriesId}, forecast ${result.horizon} steps ahead by model `
-    + `${result.model.name} (version ${result.model.version})${bands ? ` with ${bands} intervals` : ""}; `
-    + `${result.backtest.cutoffs.length} backtest cut-offs; ${flagged} anomalies at the ${result.anomalyLevel}% level.`;
+  return (
+    `${result.values.length} values of ${result.seriesId}, forecast ${result.horizon} steps ahead by model ` +
+    `${result.model.name} (version ${result.model.version})${bands ? ` with ${bands} intervals` : ""}; ` +
+    `${result.backtest.cutoffs.length} backtest cut-offs; ${flagged} anomalies at the ${result.anomalyLevel}% level.`
+  );
 }
 
 function download(result) {

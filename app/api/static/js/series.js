@@ -19,13 +19,22 @@ export function parseCsv(text) {
   let row = [];
   let field = "";
   let quoted = false;
-  const endField = () => { row.push(field); field = ""; };
-  const endRow = () => { endField(); if (row.some((f) => f.trim() !== "")) rows.push(row); row = []; };
+  const endField = () => {
+    row.push(field);
+    field = "";
+  };
+  const endRow = () => {
+    endField();
+    if (row.some((f) => f.trim() !== "")) rows.push(row);
+    row = [];
+  };
   for (let i = 0; i < text.length; i += 1) {
     const ch = text[i];
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i += 1; }
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 1;
+      } else if (ch === '"') quoted = false;
       else field += ch;
     } else if (ch === '"') quoted = true;
     else if (ch === ",") endField();
@@ -41,7 +50,9 @@ export class FileFormatError extends Error {}
 
 function oneColumn(rows, name) {
   const header = rows.length > 0 && !Number.isFinite(Number(rows[0][0]));
-  const values = rows.slice(header ? 1 : 0).map(([cell]) => (Number.isFinite(Number(cell)) && cell !== "" ? Number(cell) : cell));
+  const values = rows
+    .slice(header ? 1 : 0)
+    .map(([cell]) => (Number.isFinite(Number(cell)) && cell !== "" ? Number(cell) : cell));
   return [{ id: header ? rows[0][0] : name, values, start: "", freq: "" }];
 }
 
@@ -97,17 +108,22 @@ export const EXAMPLES = {
   "noisy-sine": {
     label: "Daily, noisy sine (the shipped model's kind of data)",
     make: (u) => Array.from({ length: 400 }, (_, t) => round(Math.sin(0.02 * t) + 2 * u())),
-    start: "2024-01-01", freq: "D",
+    start: "2024-01-01",
+    freq: "D",
   },
   "monthly-season": {
     label: "Monthly, trend and yearly season",
-    make: (u) => Array.from({ length: 240 }, (_, t) => round(1 + 0.004 * t + 0.5 * Math.sin((2 * Math.PI * t) / 12) + 0.2 * u())),
-    start: "2005-01-01", freq: "MS",
+    make: (u) =>
+      Array.from({ length: 240 }, (_, t) => round(1 + 0.004 * t + 0.5 * Math.sin((2 * Math.PI * t) / 12) + 0.2 * u())),
+    start: "2005-01-01",
+    freq: "MS",
   },
   "hourly-spikes": {
     label: "Hourly, noisy sine with three spikes (anomalies)",
-    make: (u) => Array.from({ length: 300 }, (_, t) => round(Math.sin(0.02 * t) + 2 * u() + (SPIKES.includes(t) ? 4 : 0))),
-    start: "2025-03-01T00:00", freq: "H",
+    make: (u) =>
+      Array.from({ length: 300 }, (_, t) => round(Math.sin(0.02 * t) + 2 * u() + (SPIKES.includes(t) ? 4 : 0))),
+    start: "2025-03-01T00:00",
+    freq: "H",
   },
 };
 
