@@ -148,6 +148,51 @@ def test_spikes_are_marked_as_anomalies(live_server: ServerProcess, open_page: O
     assert session.console_errors == []
 
 
+def _hover_time(page: Page, fraction: float) -> dict[str, str]:
+    """Legend values with the cursor at ``fraction`` of the plot's width, halfway down."""
+    page.locator("#chart").scroll_into_view_if_needed()
+    box = page.locator("#chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 1 + fraction * (box["width"] - 2), box["y"] + box["height"] / 2)
+    rows = page.locator("#chart .u-legend .u-series")
+    expect(rows.first.locator("td")).not_to_have_text("–")  # the legend follows on the next frame
+    return {row.locator("th").inner_text().strip(): row.locator("td").inner_text().strip() for row in rows.all()}
+
+
+def test_hover_shows_values_and_times_and_dragging_zooms(
+    live_server: ServerProcess, open_page: OpenPage, artifacts: Path
+) -> None:
+    session = open_page(live_server, permissions=["clipboard-read", "clipboard-write"])
+    page = session.open()
+    page.select_option("#example", "hourly-spikes")  # 300 hourly values from 2025-03-01 00:00
+    session.forecast()
+    start = _hover_time(page, 0.0)
+    assert start["Time"] == "2025-03-01"
+    end = _hover_time(page, 1.0)
+    assert end["Time"] == "2025-03-14 11:00"  # the last forecast step, 323 hours after the start
+    last_row = page.locator("#forecast-table tbody tr").last.locator("td")
+    assert [end["Time"], end["Forecast mean"]] == [last_row.nth(0).text_content(), last_row.nth(1).text_content()]
+    box = page.locator("#chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 20, steps=5)
+    page.mouse.up()
+    zoomed = _hover_time(page, 0.0)["Time"]
+    assert zoomed.startswith("2025-03-07"), zoomed  # the middle of the series is now the left edge
+    page.screenshot(path=artifacts / "zoomed.png")
+    page.dblclick("#chart .u-over")
+    assert _hover_time(page, 0.0)["Time"] == "2025-03-01"
+    page.click("#zoom-forecast")
+    assert _hover_time(page, 0.0)["Time"] > "2025-03-09"
+
+    page.click("summary:has-text('The same request with curl')")
+    page.click("button[data-copy='curl']")
+    expect(page.locator("button[data-copy='curl']")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#curl").text_content()
+    assert session.console_errors == []
+
+
 @pytest.mark.parametrize(
     ("values", "screenshot"),
     [
