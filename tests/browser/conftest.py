@@ -1,6 +1,6 @@
 """Headless Chromium from the system's packages, driven by Playwright, against a real
 ``rnncast serve`` on 127.0.0.1. Playwright never downloads a browser here: it launches
-the executable that ``scripts/install-browser.sh`` installs (Debian's ``chromium``).
+the executable that ``scripts/install-tools.sh browser`` installs (Debian's ``chromium``).
 
 Every page records its console errors and any request to another origin (which the
 test's router refuses, so nothing can leave the machine even if the page's CSP failed).
@@ -44,7 +44,7 @@ def browser() -> Iterator[Browser]:
     """One Chromium for the session (each test gets a fresh context: a fresh profile)."""
     from playwright import sync_api
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh (or set RNNCAST_CHROMIUM)")
+        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/install-tools.sh browser (or set RNNCAST_CHROMIUM)")
     # Generous waits: the machine running the tests may be busy (never a timing assertion).
     sync_api.expect.set_options(timeout=WAIT_MS)
     with sync_api.sync_playwright() as playwright:
