@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: serve test test-slow lint model tutorial bench clean
+.PHONY: serve test test-slow test-browser lint model tutorial bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: $(VENV)/.dev  ## set up and run the whole test suite (lint and types first
 
 test-slow: $(VENV)/.dev  ## the slow checks kept out of `make test`
 	$(BIN)/pytest -m slow
+
+# The browser tier adds Playwright; the browser itself is the system's Chromium.
+$(VENV)/.browser: $(VENV)/.dev
+	$(PIP) -e '.[train,dev,browser]'
+	touch $@
+
+test-browser: $(VENV)/.browser  ## the forecast page in headless Chromium (screenshots in test-artifacts/)
+	bash scripts/install-tools.sh browser
+	$(BIN)/pytest -m browser
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check app tests bench

@@ -26,6 +26,7 @@ from app.api.errors import add_error_handlers
 from app.api.forecast_log import open_forecast_log
 from app.api.middleware import RequestMiddleware
 from app.api.openapi import install_openapi
+from app.api.page import install_page
 from app.api.routes import forecast, health, models, v2
 from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
@@ -175,5 +176,6 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.include_router(router)
     install_openapi(app)
     install_docs(app)
+    install_page(app)
     return app
 

@@ -2,10 +2,11 @@
 # Install the external tools some tests use: promtool + prometheus (Debian's
 # `prometheus` package), wrk (benchmarks), and Grafana's dashboard schema with the
 # TypeScript compiler that checks the dashboard against it (npm, pinned in
-# tests/deploy/grafana-schema/package-lock.json). Idempotent: it installs only what
-# is missing, and only when apt-get is usable (root on a Debian/Ubuntu host) or npm
-# is there. Otherwise it says what is missing and exits 0; the tests that need a
-# tool then skip with a reason.
+# tests/deploy/grafana-schema/package-lock.json); with the argument `browser`,
+# instead Chromium and curl for the browser tier (`make test-browser`). Idempotent:
+# it installs only what is missing, and only when apt-get is usable (root on a
+# Debian/Ubuntu host) or npm is there. Otherwise it says what is missing and exits 0;
+# the tests that need a tool then skip with a reason.
 set -euo pipefail
 
 schema_dir="$(cd "$(dirname "$0")/../tests/deploy/grafana-schema" && pwd)"
@@ -19,8 +20,13 @@ elif [ ! -f "$schema_dir/node_modules/.package-lock.json" ] \
 fi
 
 missing=()
-command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ "${1:-}" = browser ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+else
+    command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

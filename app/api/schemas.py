@@ -175,6 +175,11 @@ class ModelInfo(_Wire):
     version: str | None = None
     window: int | None = None
     metadata: dict[str, object] | None = Field(None, description="The artifact's embedded metadata.json.")
+    plots: list[str] = Field(
+        default_factory=list,
+        description="Training plots beside the model file, served at /v1/models/{name}/plots/{file}.",
+        examples=[["loss.png", "test.png"]],
+    )
 
 
 class ModelsResponse(_Wire):
