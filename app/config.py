@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     """Worker processes; each loads every model. Metrics are aggregated across them."""
     model_dir: Path = Path("models")
-    """Directory scanned for models: each ``<name>/model.pt`` below it is served as ``name``."""
+    """Directory scanned for models: each <name>/model.pt below it is served as <name>."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     num_threads: int = Field(default=1, ge=0, le=256)
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=512, ge=1)
     """Open connections per worker; one more is answered 503 and closed at once."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Comma-separated keys for ``Authorization: Bearer``; empty = no authentication."""
+    """Comma-separated keys for "Authorization: Bearer"; empty = no authentication."""
     trusted_keys: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     """Comma-separated PEM public keys: only models signed by one of them are loaded."""
     trusted_certificates: Annotated[list[Path], NoDecode] = Field(default_factory=list)
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_device(cls, value: str) -> str:
         if not _DEVICE.match(value):
-            raise ValueError("RNNCAST_DEVICE must be auto, cpu, cuda or cuda:N")
+            raise ValueError("must be auto, cpu, cuda or cuda:N")
         return value
 
     @field_validator("forecast_log")
@@ -146,6 +146,16 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"no such file: {', '.join(missing)}")
         return value
+
+
+def describe_invalid(exc: ValidationError) -> list[str]:
+    """One line per bad setting, naming its environment variable and the value given."""
+    lines = []
+    for error in exc.errors():
+        variable = "RNNCAST_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{variable}={error['input']!r} is invalid: {message}")
+    return lines
 
 
 @lru_cache

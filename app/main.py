@@ -33,6 +33,7 @@ from app.config import Settings, get_settings
 from app.runtime.device import batches_on_loop, configure_threads
 from app.runtime.registry import BatchSettings, ModelRegistry
 from app.runtime.signing import verifier_for
+from app.version import package_version
 
 logger = logging.getLogger("rnncast")
 
@@ -167,7 +168,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app = Rnncast(
         front=front,
         title="rnncast",
-        version="1.0.0",
+        version=package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
     )

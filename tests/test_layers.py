@@ -17,6 +17,7 @@ FORBIDDEN = {
     "app/api": ["app.training", "pandas", "matplotlib", "torch"],
     "app/main.py": ["app.training", "pandas", "matplotlib", "torch"],
     "app/config.py": ["app.", "torch", "fastapi"],
+    "app/version.py": ["app.", "torch", "fastapi", "pydantic"],
 }
 
 

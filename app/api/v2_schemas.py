@@ -154,7 +154,7 @@ class ServerMetadataResponse(_Wire):
     """``GET /v2``."""
 
     name: str = Field(..., examples=["rnncast"])
-    version: str = Field(..., examples=["1.0.0"])
+    version: str = Field(..., examples=["0.1.0"])
     extensions: list[str] = Field(..., examples=[["binary_tensor_data"]])
 
 

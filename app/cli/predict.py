@@ -11,7 +11,7 @@ from pathlib import Path
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``predict`` and its flags."""
     predict = commands.add_parser("predict", help="forecast offline from an artifact")
-    predict.add_argument("file", type=Path)
+    predict.add_argument("file", type=Path, help="the model file, e.g. models/default/model.pt")
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--values", help="comma-separated values, oldest first")
     source.add_argument("--csv", type=Path, help="CSV file to read the values from")

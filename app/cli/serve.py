@@ -9,16 +9,31 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``serve`` and its flags."""
-    serve = commands.add_parser("serve", help="serve every model under the model directory")
-    serve.add_argument("--host", help="listen address (RNNCAST_HOST)")
-    serve.add_argument("--port", type=int, help="listen port (RNNCAST_PORT)")
-    serve.add_argument("--workers", type=int, help="worker processes (RNNCAST_WORKERS)")
-    serve.add_argument("--model-dir", type=Path, help="model directory (RNNCAST_MODEL_DIR)")
+    """Register ``serve`` and its flags; each flag sets the RNNCAST_* variable it names."""
+    serve = commands.add_parser(
+        "serve", help="serve every model under the model directory",
+        description="Serve every <name>/model.pt under the model directory as <name> over HTTP. "
+                    "Every setting is an RNNCAST_* environment variable (see the README's "
+                    "Configuration); the flags below override the most common ones.")
+    _setting_flag(serve, "--host")
+    _setting_flag(serve, "--port", type=int)
+    _setting_flag(serve, "--workers", type=int)
+    _setting_flag(serve, "--model-dir", type=Path)
     serve.set_defaults(run=run)
+
+
+def _setting_flag(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
+    """A flag for one setting, documented from app.config (its meaning and its default)."""
+    from app.config import Settings
+
+    name = flag.removeprefix("--").replace("-", "_")
+    field = Settings.model_fields[name]
+    parser.add_argument(flag, help=f"{field.description} [RNNCAST_{name.upper()}, default: {field.default}]",
+                        **kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,12 +45,13 @@ def run(args: argparse.Namespace) -> int:
             os.environ[f"RNNCAST_{env}"] = str(value)
     from pydantic import ValidationError
 
-    from app.config import Settings
+    from app.config import Settings, describe_invalid
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"rnncast serve: invalid settings:\n{exc}", file=sys.stderr)
+        for line in describe_invalid(exc):
+            print(f"rnncast serve: {line}", file=sys.stderr)
         return 2
     import uvicorn
 

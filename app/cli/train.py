@@ -18,7 +18,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--data", default="synthetic",
                        help="'synthetic' (the tutorial's sine + noise) or a CSV file")
     train.add_argument("--column", help="CSV column holding the series")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seeds the synthetic data, the weights and the batch order")
     train.add_argument("--out", type=Path, required=True, help="output directory")
     train.add_argument("--points", type=int, help="synthetic series length (preset's by default)")
     train.add_argument("--test-points", type=int, default=200, help="synthetic points held out for testing")

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.deploy.tools import project_version
 from tests.factories import make_series
 
 INFER = "/v2/models/default/infer"
@@ -90,7 +91,7 @@ def test_server_metadata(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "name": "rnncast",
-        "version": "1.0.0",
+        "version": project_version(),
         "extensions": ["binary_tensor_data"],
     }
 
