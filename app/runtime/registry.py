@@ -101,8 +101,16 @@ class ModelRegistry:
 
     def load_all(self) -> None:
         """Load every discovered model; failures are recorded, logged once, never raised."""
+        if not self._states:
+            logger.error("no models to serve", extra={"reason": self._nothing_found(), "model_dir": str(self.model_dir)})
         for name, state in list(self._states.items()):
             self._load(name, state.path)
+
+    def _nothing_found(self) -> str:
+        """Why there is nothing to serve (the directory's path goes only to the log)."""
+        if not self.model_dir.is_dir():
+            return "the model directory does not exist"
+        return f"no models found in the model directory (expected <name>/{MODEL_FILE})"
 
     def _public(self, reason: str) -> str:
         """``reason`` with the model directory's absolute path taken out."""
@@ -110,14 +118,15 @@ class ModelRegistry:
             reason = reason.replace(root + "/", "").replace(root, "<model dir>")
         return reason
 
-    def _load(self, name: str, path: Path) -> bool:
+    def _load(self, name: str, path: Path) -> str | None:
+        """Load (or reload) one model; returns why it failed, None once it serves."""
         reloading = self._states[name].status != "loading"
-        loaded = self._load_file(name, path)
+        failure = self._load_file(name, path)
         if reloading and self._on_reload is not None:
-            self._on_reload(name, loaded)
-        return loaded
+            self._on_reload(name, failure is None)
+        return failure
 
-    def _load_file(self, name: str, path: Path) -> bool:
+    def _load_file(self, name: str, path: Path) -> str | None:
         try:
             if self._verify is not None:
                 self._verify(path)
@@ -128,11 +137,11 @@ class ModelRegistry:
             if previous is not None and previous.model is not None:
                 logger.error("model reload failed; the previous version keeps serving",
                              extra={"model": name, "reason": reason})
-                return False
+                return self._public(reason)
             logger.error("model failed to load", extra={"model": name, "reason": reason})
             with self._lock:
                 self._states[name] = ModelState(name, path, "failed", self._public(reason))
-            return False
+            return self._public(reason)
         batcher = Batcher(
             forecaster.predict,
             max_batch_rows=self._batching.max_batch_rows,
@@ -156,10 +165,11 @@ class ModelRegistry:
             "model": name, "version": forecaster.metadata.version,
             "device": str(forecaster.device), "sha256": forecaster.sha256,
         })
-        return True
+        return None
 
-    def reload(self, name: str) -> bool:
-        """Load ``name`` again from its file; on failure the previous version keeps serving."""
+    def reload(self, name: str) -> str | None:
+        """Load ``name`` again from its file; returns why that failed (the previous
+        version then keeps serving), or None once the new file serves."""
         state = self.state(name)
         return self._load(name, state.path)
 
@@ -176,7 +186,7 @@ class ModelRegistry:
             # Try each new file content once: a broken file is logged once, not every poll.
             if sha in (state.model.forecaster.sha256, self._rejected.get(state.name)):
                 continue
-            if self._load(state.name, state.path):
+            if self._load(state.name, state.path) is None:
                 reloaded.append(state.name)
             else:
                 self._rejected[state.name] = sha
@@ -204,20 +214,25 @@ class ModelRegistry:
         return state.model
 
     def resolve_name(self, name: str | None) -> str:
-        """None means ``default`` if there is one, else the only model."""
+        """None means ``default``, or the only model when just one is served; with
+        several and none named ``default``, the request has to name one."""
         if name is not None:
             return name
         with self._lock:
-            names = list(self._states)
-        if DEFAULT_MODEL in names or len(names) != 1:
-            return DEFAULT_MODEL
-        return names[0]
+            names = sorted(self._states)
+        if len(names) == 1 and DEFAULT_MODEL not in names:
+            return names[0]
+        if len(names) > 1 and DEFAULT_MODEL not in names:
+            raise ModelNotFoundError(
+                f"the request names no model and none is called {DEFAULT_MODEL!r}; "
+                f"set \"model\" to one of: {', '.join(names)}", field="model")
+        return DEFAULT_MODEL
 
     def readiness(self) -> list[str]:
         """Reasons the registry is not ready; an empty list means every model is ready."""
         states = self.states()
         if not states:
-            return [f"no models found in the model directory (expected <name>/{MODEL_FILE})"]
+            return [self._nothing_found()]
         return [
             f"model {s.name!r} is {s.status}" + (f": {s.reason}" if s.reason else "")
             for s in states

@@ -63,7 +63,9 @@ def load_csv(path: Path, column: str, test_fraction: float) -> SeriesData:
     import pandas as pd  # training-only dependency, imported where it is needed
 
     try:
-        frame = pd.read_csv(path, skip_blank_lines=False)
+        # Only an empty cell is a gap: pandas' default NA markers (n/a, NA, null, ...)
+        # stay text here, so they are reported as the non-numbers they are.
+        frame = pd.read_csv(path, skip_blank_lines=False, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

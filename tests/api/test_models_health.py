@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -40,13 +43,20 @@ def test_models_describe_device_sha_and_metadata(client: TestClient) -> None:
     assert client.get("/v1/models/nope").status_code == 404
 
 
-def test_no_models_is_not_ready_with_the_reason(tmp_path: Path) -> None:
-    with make_client(tmp_path) as c:
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_no_models_is_not_ready_and_logged_with_the_reason(
+    tmp_path: Path, exists: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_dir = tmp_path if exists else tmp_path / "no-such-dir"
+    reason = ("no models found in the model directory (expected <name>/model.pt)" if exists
+              else "the model directory does not exist")
+    with caplog.at_level(logging.ERROR), make_client(model_dir) as c:
         r = c.get("/health/ready")
         assert r.status_code == 503
-        assert r.json() == {"status": "not ready", "reasons": [
-            "no models found in the model directory (expected <name>/model.pt)"]}
+        assert r.json() == {"status": "not ready", "reasons": [reason]}
         assert c.get("/health/live").status_code == 200
+    logged = [(r.getMessage(), getattr(r, "reason", None), getattr(r, "model_dir", None)) for r in caplog.records]
+    assert logged == [("no models to serve", reason, str(model_dir))]
 
 
 def test_tampered_model_is_not_ready_and_named(model_copy: Path) -> None:
@@ -79,7 +89,11 @@ def test_failed_reload_keeps_the_previous_model_serving(model_copy: Path) -> Non
         path.write_bytes(b"garbage")
         r = c.post("/v1/models/default/reload")
         assert r.status_code == 409
-        assert r.json()["detail"] == "reloading 'default' failed; the previous version keeps serving"
+        garbage = hashlib.sha256(b"garbage").hexdigest()
+        assert r.json()["detail"] == (
+            f"reloading 'default' failed: default/model.pt: sha256 {garbage} does not match model.pt.sha256; "
+            "the file was changed after export; the previous version keeps serving"
+        )
         assert c.post("/v1/forecast", json=values).json() == before
         assert c.get("/health/ready").status_code == 200
         assert scraped(c, "rnncast_model_reloads_total", model="default", result="failure") == failures + 1
@@ -146,3 +160,24 @@ def test_changed_files_are_hot_reloaded(model_copy: Path, tmp_path: Path) -> Non
         while c.get("/v1/models/default").json()["sha256"] == old_sha:
             assert time.monotonic() < deadline, "the new file was never loaded"
             time.sleep(0.05)
+
+
+def test_models_are_named_by_their_directory_and_chosen_by_the_model_field(model_dir: Path, tmp_path: Path) -> None:
+    """Two models, neither called `default`: a request must name one; each answer says
+    which model made it. The served name is the directory's, whatever metadata.name says."""
+    for name in ("sales", "stock"):
+        shutil.copytree(model_dir / "default", tmp_path / name)
+    with make_client(tmp_path) as c:
+        ready_within(c)
+        sales = c.get("/v1/models/sales").json()
+        assert sales["metadata"]["name"] == "default"
+        body = {"series": [{"values": make_series(sales["window"])}]}
+        r = c.post("/v1/forecast", json={**body, "model": "stock"})
+        assert r.status_code == 200 and r.json()["model"]["name"] == "stock"
+        r = c.post("/v1/forecast", json=body)
+        detail = "the request names no model and none is called 'default'; set \"model\" to one of: sales, stock"
+        assert (r.status_code, r.json()["detail"], r.json()["errors"][0]["field"]) == (404, detail, "model")
+    shutil.rmtree(tmp_path / "stock")
+    with make_client(tmp_path) as c:
+        ready_within(c)
+        assert c.post("/v1/forecast", json=body).json()["model"]["name"] == "sales", "the only model"

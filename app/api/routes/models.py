@@ -78,10 +78,8 @@ async def get_plot(name: str, plot: str, state: State) -> FileResponse:
 async def reload_model(name: str, state: State) -> ModelInfo:
     """Load the model file again; if that fails the previous version keeps serving (409)."""
     state.registry.state(name)  # 404 for an unknown name
-    if not await run_in_threadpool(state.registry.reload, name):
-        current = state.registry.state(name)
-        raise ApiError(409, "reload-failed", "Reload failed",
-                       f"reloading {name!r} failed; " + (
-                           "the previous version keeps serving" if current.model else
-                           f"the model is not loaded: {current.reason}"))
+    reason = await run_in_threadpool(state.registry.reload, name)
+    if reason is not None:
+        outcome = "the previous version keeps serving" if state.registry.state(name).model else "no version is loaded"
+        raise ApiError(409, "reload-failed", "Reload failed", f"reloading {name!r} failed: {reason}; {outcome}")
     return describe(state.registry.state(name))
