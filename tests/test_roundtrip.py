@@ -40,6 +40,7 @@ def test_shipped_default_model_loads_and_predicts() -> None:
     assert metrics["synthetic"]["recursive_mse_vs_oracle_test"] < 0.2
 
 
+@pytest.mark.slow
 def test_default_model_is_reproduced_by_its_documented_command(tmp_path: Path) -> None:
     """`make model` = rnncast train --preset default --seed 0 --out models/default."""
     from app.cli import main

@@ -37,9 +37,9 @@ def test_one_step_equals_the_raw_file(client: TestClient, tiny_artifact: Path) -
     with torch.inference_mode():
         expected = raw(torch.tensor([v[-WINDOW:] for v in series], dtype=torch.float32)).numpy()
     got = np.array([f["value"] for f in body["forecasts"]], dtype=np.float32)
-    # The server pads batches to 8 rows (batch invariance); torch on 6 rows may round
-    # the last bit differently, so compare to float32 precision.
-    np.testing.assert_allclose(got, expected, rtol=2e-7, atol=0)
+    # The server pads batches to 8 rows (batch invariance); torch on 6 rows may pick
+    # another GEMM kernel (which one depends on the CPU): equal to float32 rounding.
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
 
 
 def test_rolling_with_intervals_timestamps_and_walk_forward(client: TestClient) -> None:

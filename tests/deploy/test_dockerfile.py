@@ -168,6 +168,7 @@ def _run_healthcheck(command: list[str], env: dict[str, str], timeout: float) ->
     return result.returncode
 
 
+@pytest.mark.slow
 def test_image_command_serves_and_healthcheck_follows_readiness(
     final: Stage, context: set[str], tmp_path: Path
 ) -> None:

@@ -77,6 +77,7 @@ def test_promtool_accepts_a_live_scrape(live_server: ServerProcess) -> None:
     assert _counter(text, "rnncast_requests_total", FORECAST) >= 2
 
 
+@pytest.mark.slow
 def test_promtool_accepts_a_multiprocess_scrape(model_dir: Path, tmp_path: Path) -> None:
     """Two workers write to PROMETHEUS_MULTIPROC_DIR; any worker's scrape adds both up."""
     tool("promtool")

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server import ServerProcess
 
@@ -31,6 +32,7 @@ MAX_EXAMPLES = 40
 _CLI = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_failures(live_server: ServerProcess, tmp_path: Path) -> None:
     version = httpx.get(f"{live_server.url}/v2/models/default").json()["versions"][0]
     config = tmp_path / "schemathesis.toml"

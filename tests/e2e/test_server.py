@@ -49,7 +49,8 @@ def test_every_v1_endpoint_answers(live_server: ServerProcess, tiny_artifact: Pa
     with torch.inference_mode():
         expected = raw(torch.tensor(series[:, -WINDOW:], dtype=torch.float32)).numpy()
     got = np.array([f["value"] for f in r.json()["forecasts"]], dtype=np.float32)
-    np.testing.assert_array_equal(got, expected)
+    # The server's process runs its own thread settings: float32 rounding apart on some CPUs.
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
 
     rolling = httpx.post(f"{url}/v1/forecast/rolling", json={
         "series": [{"values": series[0].tolist(), "start": "2026-01-31", "freq": "ME"}],
@@ -140,10 +141,12 @@ def _burst_equals_alone(url: str) -> None:
     assert total - merged > 0, "no forward pass ever held more than one row"
 
 
+@pytest.mark.slow
 def test_200_concurrent_requests_equal_their_answers_alone(live_server: ServerProcess) -> None:
     _burst_equals_alone(live_server.url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_on", ["loop", "thread"])
 def test_both_places_for_batches_answer_alike(model_dir: Path, tmp_path: Path, batch_on: str) -> None:
     with run_server(model_dir, tmp_path, env={"RNNCAST_BATCH_ON": batch_on}) as server:
@@ -225,6 +228,7 @@ def test_broken_artifacts_leave_the_process_live_and_not_ready(model_copy: Path,
             assert len(failures) == 1 and expected in failures[0]
 
 
+@pytest.mark.slow
 def test_sigterm_drains_without_dropping_requests(model_dir: Path, tmp_path: Path) -> None:
     # Admit all 40 long jobs: this is about draining, not the admission bound.
     env = {"RNNCAST_DRAIN_SECONDS": "1.5", "RNNCAST_MAX_HEAVY_JOBS": "40"}
@@ -253,6 +257,7 @@ def test_sigterm_drains_without_dropping_requests(model_dir: Path, tmp_path: Pat
         assert "SIGTERM: draining" in server.log()
 
 
+@pytest.mark.slow
 def test_two_workers_serve_and_aggregate_metrics(model_dir: Path, tmp_path: Path) -> None:
     with run_server(model_dir, tmp_path, args=["--workers", "2"]) as server:
         body = {"series": [{"values": make_series(WINDOW)}]}

@@ -72,6 +72,7 @@ def tutorial_losses(values: np.ndarray, seed: int, epochs: int) -> list[float]:
     return losses
 
 
+@pytest.mark.slow
 def test_tutorial_preset_trains_exactly_like_the_tutorial_code() -> None:
     data = load_synthetic(1000, 200, seed=5)
     seen: list[EpochLoss] = []
@@ -81,6 +82,7 @@ def test_tutorial_preset_trains_exactly_like_the_tutorial_code() -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_tutorial_preset_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "tutorial"
     assert main(["train", "--preset", "tutorial", "--seed", "0", "--out", str(out), "--quiet"]) == 0
