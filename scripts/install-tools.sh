@@ -1,39 +1,73 @@
 #!/usr/bin/env bash
-# Install the external tools some tests use: promtool + prometheus (Debian's
-# `prometheus` package), wrk (benchmarks), and Grafana's dashboard schema with the
-# TypeScript compiler that checks the dashboard against it (npm, pinned in
-# tests/deploy/grafana-schema/package-lock.json); with the argument `browser`,
-# instead Chromium and curl for the browser tier (`make test-browser`). Idempotent:
-# it installs only what is missing, and only when apt-get is usable (root on a
-# Debian/Ubuntu host) or npm is there. Otherwise it says what is missing and exits 0;
-# the tests that need a tool then skip with a reason.
+# Install the external tools some tests use, only those missing: Debian packages when
+# apt-get is usable (root on a Debian/Ubuntu host), npm packages when npm is there.
+#
+#   scripts/install-tools.sh             promtool + prometheus, wrk (benchmarks), curl (the
+#                                        README's quick start), and Grafana's dashboard schema
+#                                        with the TypeScript compiler that checks the dashboard
+#                                        against it (npm, pinned in tests/deploy/grafana-schema)
+#   scripts/install-tools.sh browser     Chromium and curl (`make test-browser`)
+#   scripts/install-tools.sh container   podman, runc, mmdebstrap, podman-compose and CNI's
+#                                        dnsname plugin (`make test-container`)
+#
+# Without apt-get or npm it says what is missing and exits 0, and the tests that need a
+# tool skip with a reason; only the container tier, which cannot run at all without its
+# tools, makes that exit 1.
 set -euo pipefail
 
-schema_dir="$(cd "$(dirname "$0")/../tests/deploy/grafana-schema" && pwd)"
-if ! command -v npm >/dev/null 2>&1; then
-    echo "install-tools: no npm; the Grafana dashboard schema check will skip" >&2
-elif [ ! -f "$schema_dir/node_modules/.package-lock.json" ] \
-        || [ "$schema_dir/package-lock.json" -nt "$schema_dir/node_modules/.package-lock.json" ]; then
-    echo "install-tools: installing the Grafana dashboard schema with npm ci" >&2
-    npm ci --prefix "$schema_dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
-        || echo "install-tools: npm ci failed; the Grafana dashboard schema check will skip" >&2
-fi
-
+group="${1:-default}"
 missing=()
-if [ "${1:-}" = browser ]; then
-    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-    command -v curl >/dev/null 2>&1 || missing+=(curl)
-else
-    command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-fi
+# want COMMAND-OR-PATH PACKAGE: install PACKAGE unless the command (or file) is there.
+want() {
+    if [[ "$1" == /* ]]; then [ -x "$1" ]; else command -v "$1" >/dev/null 2>&1; fi || missing+=("$2")
+}
+
+install_grafana_schema() {
+    local schema_dir
+    schema_dir="$(cd "$(dirname "$0")/../tests/deploy/grafana-schema" && pwd)"
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "install-tools: no npm; the Grafana dashboard schema check will skip" >&2
+    elif [ ! -f "$schema_dir/node_modules/.package-lock.json" ] \
+            || [ "$schema_dir/package-lock.json" -nt "$schema_dir/node_modules/.package-lock.json" ]; then
+        echo "install-tools: installing the Grafana dashboard schema with npm ci" >&2
+        npm ci --prefix "$schema_dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
+            || echo "install-tools: npm ci failed; the Grafana dashboard schema check will skip" >&2
+    fi
+}
+
+case "$group" in
+    default)
+        install_grafana_schema
+        want promtool prometheus
+        want prometheus prometheus
+        want wrk wrk
+        want curl curl
+        ;;
+    browser)
+        want chromium chromium
+        want curl curl
+        ;;
+    container)
+        want podman podman
+        want runc runc
+        want mmdebstrap mmdebstrap
+        want podman-compose podman-compose
+        # Compose services find each other by name (the scrape target rnncast:8000).
+        want /usr/lib/cni/dnsname golang-github-containernetworking-plugin-dnsname
+        ;;
+    *)
+        echo "usage: $0 [browser|container]" >&2
+        exit 2
+        ;;
+esac
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
-    echo "install-tools: not installing ${missing[*]} (needs apt-get as root); dependent tests will skip" >&2
-    exit 0
+    echo "install-tools: not installing ${missing[*]} (needs apt-get as root)" >&2
+    [ "$group" = container ] && exit 1 || exit 0
 fi
 
 echo "install-tools: installing ${missing[*]} with apt-get" >&2

@@ -20,7 +20,7 @@ import yaml
 
 from tests.deploy.dockerfile import parse_dockerfile, seconds
 from tests.deploy.prometheus_server import JOB, PROMETHEUS_YML, query, run_prometheus, shipped_config, tool
-from tests.deploy.tools import REPO, drain_budget, settings_env_names
+from tests.deploy.tools import REPO, drain_budget, project_version, settings_env_names
 from tests.factories import make_series
 from tests.server import ServerProcess, run_server
 
@@ -126,7 +126,7 @@ def test_prometheus_scrapes_the_request_counter(
 
 
 def test_compose_wires_prometheus_to_the_service() -> None:
-    """No Docker engine or compose here: the file's cross-references are checked instead."""
+    """The file's cross-references; the container tier (tests/container) brings it up."""
     compose = yaml.safe_load(COMPOSE.read_text())
     server, prom = compose["services"]["rnncast"], compose["services"]["prometheus"]
     build = COMPOSE.parent / server["build"]["context"]
@@ -142,7 +142,8 @@ def test_compose_wires_prometheus_to_the_service() -> None:
     (mount,) = [v for v in prom["volumes"] if v.split(":")[1] == "/etc/prometheus/prometheus.yml"]
     assert (COMPOSE.parent / mount.split(":")[0]).resolve() == PROMETHEUS_YML
     assert f"--config.file={mount.split(':')[1]}" in prom["command"]
-    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prom["image"]), "a pinned version"
+    assert re.fullmatch(r"\$\{PROMETHEUS_IMAGE:-prom/prometheus:v\d+\.\d+\.\d+\}", prom["image"]), "pinned"
+    assert server["image"] == f"rnncast:{project_version()}"
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == JOB]
     (static,) = job["static_configs"]
