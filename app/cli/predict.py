@@ -32,7 +32,13 @@ def _read_values(args: argparse.Namespace) -> list[float]:
     column = args.column or list(rows[0])[-1]
     if column not in rows[0]:
         raise ValueError(f"{args.csv} has no column {column!r}")
-    return [float(row[column]) for row in rows]
+    values = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            values.append(float(row[column]))
+        except ValueError:
+            raise ValueError(f"{args.csv}: column {column!r} has a non-number {row[column]!r} at row {line}") from None
+    return values
 
 
 def run(args: argparse.Namespace) -> int:

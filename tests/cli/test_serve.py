@@ -22,8 +22,10 @@ def test_bad_settings_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     env: dict[str, str], argv: list[str], message: str,
 ) -> None:
-    for name in ("RNNCAST_PORT", "RNNCAST_DEVICE", "RNNCAST_WORKERS"):
-        monkeypatch.delenv(name, raising=False)  # restored afterwards, also when `serve` sets one
+    # `serve` exports its flags as RNNCAST_* variables: set first here, so that the
+    # monkeypatch puts back what was there before (pytest records no deletion of an
+    # absent variable).
+    monkeypatch.setenv("RNNCAST_PORT", "8000")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert main(["serve", *argv]) == 2

@@ -56,3 +56,7 @@ def test_predict_offline_from_values_and_csv(
 
     status, _, err = rnncast(capsys, "predict", str(tiny_artifact), "--values", "1,2,3")
     assert status == 2 and "needs at least 100" in err
+
+    csv.write_text("t,v\n0,1.5\n1,n/a\n")
+    status, _, err = rnncast(capsys, "predict", str(tiny_artifact), "--csv", str(csv), "--column", "v")
+    assert (status, err) == (2, f"rnncast predict: {csv}: column 'v' has a non-number 'n/a' at row 3\n")
