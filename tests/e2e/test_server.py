@@ -184,6 +184,7 @@ def test_logs_are_json_lines_with_the_request_id(live_server: ServerProcess) -> 
     assert non_json == []
 
 
+@pytest.mark.slow
 def test_api_keys_on_a_real_server(model_dir: Path, tmp_path: Path) -> None:
     with run_server(model_dir, tmp_path, env={"RNNCAST_API_KEYS": "alpha, beta"}) as server:
         body = {"series": [{"values": make_series(WINDOW)}]}
@@ -194,7 +195,9 @@ def test_api_keys_on_a_real_server(model_dir: Path, tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/health/ready").status_code == 200
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt", "tampered", "no-cuda"])
+# One real-server case in the default tier (in-process tests cover the others' logic).
+@pytest.mark.parametrize("damage", ["corrupt", *(pytest.param(d, marks=pytest.mark.slow)
+                                                 for d in ("missing", "tampered", "no-cuda"))])
 def test_broken_artifacts_leave_the_process_live_and_not_ready(model_copy: Path, tmp_path: Path, damage: str) -> None:
     path = model_copy / "default" / "model.pt"
     env = {}
