@@ -3,8 +3,8 @@
 hadolint lints the Dockerfile; the .dockerignore is evaluated with Docker's matching
 rules; and the final stage's CMD runs as a real process with the final stage's ENV
 (three values substituted, see ``_SUBSTITUTED``) while its HEALTHCHECK command is run
-against it before and after SIGTERM. What needs a real engine (the build itself,
-layer caching, the base image, running as UID 10001) is listed in README.md ("What the tests check, and what needs a Docker engine").
+against it before and after SIGTERM. The container tier (tests/container) builds and
+runs the image itself with podman.
 """
 
 from __future__ import annotations
