@@ -24,7 +24,8 @@ CHECKSUM_FILE = MODEL_FILE + ".sha256"
 METADATA_ENTRY = "metadata.json"
 
 Layout = Literal["features", "sequence"]
-NormKind = Literal["none", "standard", "last_value"]
+NormKind = Literal["none", "standard", "last_value", "window"]
+CalibrationUnit = Literal["raw", "window_scale"]
 
 
 class ArtifactError(Exception):
@@ -38,6 +39,8 @@ class Normalization:
     ``standard``: z = (x - shift) / scale with training constants.
     ``last_value``: z = (x - x[-1]) / scale, each window relative to its own last value,
     so a trending series stays inside the range the network saw in training.
+    ``window``: each window by its own anchor forecast and mean absolute (seasonal)
+    difference, after logarithms when the model works in log space; no constants.
     """
 
     kind: NormKind = "none"
@@ -47,12 +50,18 @@ class Normalization:
 
 @dataclass(frozen=True)
 class Calibration:
-    """One-step residuals (actual - predicted) on data the network did not train on."""
+    """One-step residuals (actual - predicted) on data the network did not train on.
+
+    ``unit`` says what a residual is measured in: ``raw``, the series' own units; or
+    ``window_scale``, units of the module's exported ``noise_scale(x)`` (each window's
+    own scale), so that one model's intervals fit series of any level.
+    """
 
     source: str
     count: int
     residuals: list[float]
     quantiles: dict[str, float]
+    unit: CalibrationUnit = "raw"
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class ArtifactMetadata:
     created_at: str
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    period: int = 1  # the season the model uses (1 = none)
 
     def to_json(self) -> str:
         """Serialise to the JSON stored inside the model file."""

@@ -20,7 +20,7 @@ from app.training.data import load_synthetic
 from app.training.train import PRESETS, Preset, fit
 
 OUT = Path(__file__).resolve().parent / "PRESETS.md"
-BASE = PRESETS["default"]
+BASE = PRESETS["plain"]
 
 CANDIDATES: list[tuple[str, Preset]] = [
     ("tutorial (window 3, features, raw, 800 points)", PRESETS["tutorial"]),
@@ -33,7 +33,7 @@ CANDIDATES: list[tuple[str, Preset]] = [
     ("features, window 100, hidden 64, 20k points", dataclasses.replace(BASE, synthetic_points=20_200)),
     ("features, window 200, hidden 128, 20k points",
      dataclasses.replace(BASE, window=200, hidden_size=128, synthetic_points=20_200)),
-    ("**default**: features, window 100, hidden 64, 50k points", BASE),
+    ("**plain** (the default before the real-data recipe): features, window 100, hidden 64, 50k points", BASE),
 ]
 
 

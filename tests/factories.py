@@ -20,7 +20,7 @@ def make_series(n: int, seed: int = 0, start: int = 0) -> list[float]:
     return (np.sin(0.02 * t) + 2.0 * rng.random(n)).round(6).tolist()
 
 
-def train_artifact(out: Path, preset: str = "default", **overrides: Any) -> Path:
+def train_artifact(out: Path, preset: str = "plain", **overrides: Any) -> Path:
     """Train a small model quickly and export it into ``out``; returns model.pt's path.
 
     Overrides of Preset fields (window, layout, hidden_size, epochs, ...) are applied

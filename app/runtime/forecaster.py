@@ -96,7 +96,7 @@ class Forecaster:
             return self._forward(x).cpu().numpy()
 
     def _roll(
-        self, start: torch.Tensor, horizon: int, noise: Callable[[int], torch.Tensor] | None
+        self, start: torch.Tensor, horizon: int, noise: Callable[[torch.Tensor], torch.Tensor] | None
     ) -> Job[torch.Tensor]:
         """Step k feeds the last ``window`` values of history + forecasts so far; yields
         after every forward pass (a chunk of :mod:`app.runtime.jobs`)."""
@@ -106,13 +106,13 @@ class Forecaster:
         for step in range(horizon):
             y = self._forward(buffer[:, step : step + window])
             if noise is not None:
-                y = y + noise(rows)
+                y = y + noise(buffer[:, step : step + window])
             buffer[:, window + step] = y
             yield
         return buffer[:, window:]
 
     def _roll_chunks(
-        self, start: torch.Tensor, horizon: int, noise: Callable[[int], torch.Tensor] | None
+        self, start: torch.Tensor, horizon: int, noise: Callable[[torch.Tensor], torch.Tensor] | None
     ) -> Job[Array]:
         """:meth:`_roll` over CHUNK_ROWS rows at a time, which bounds memory to about
         CHUNK_ROWS * (window + horizon) floats whatever the request size."""
@@ -135,15 +135,19 @@ class Forecaster:
     def sample_paths_job(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Job[Array]:
         """Simulated paths adding resampled calibration residuals at every step, chunked.
 
-        Returns (rows, num_samples, horizon). Seeded on the model's device, so the same
-        request on the same device gives the same numbers.
+        Residuals in ``window_scale`` units are multiplied by the module's
+        ``noise_scale`` of each path's current window. Returns (rows, num_samples,
+        horizon). Seeded on the model's device, so the same request on the same device
+        gives the same numbers.
         """
         generator = torch.Generator(device=self.device).manual_seed(seed)
         pool = self._residuals
+        scaled = self.metadata.calibration.unit == "window_scale"
 
-        def noise(rows: int) -> torch.Tensor:
-            picks = torch.randint(len(pool), (rows,), generator=generator, device=self.device)
-            return pool[picks]
+        def noise(windows: torch.Tensor) -> torch.Tensor:
+            picks = torch.randint(len(pool), (windows.shape[0],), generator=generator, device=self.device)
+            drawn = pool[picks]
+            return drawn * self._module.noise_scale(windows) if scaled else drawn
 
         start = torch.from_numpy(histories).to(self.device).repeat_interleave(num_samples, dim=0)
         paths = yield from self._roll_chunks(start, horizon, noise)

@@ -1,9 +1,8 @@
-"""Series sources (the tutorial's synthetic process, a user's CSV) and windowing."""
+"""The tutorial's synthetic process, the series type and windowing (files: app.training.table)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,50 +53,6 @@ def load_synthetic(points: int, test_points: int, seed: int) -> SeriesData:
             "points": points,
             "test_points": test_points,
             "seed": seed,
-        },
-    )
-
-
-def load_csv(path: Path, column: str, test_fraction: float) -> SeriesData:
-    """Read one numeric column of a CSV with pandas; refuse gaps and non-numbers."""
-    import pandas as pd  # training-only dependency, imported where it is needed
-
-    try:
-        # Only an empty cell is a gap: pandas' default NA markers (n/a, NA, null, ...)
-        # stay text here, so they are reported as the non-numbers they are.
-        frame = pd.read_csv(path, skip_blank_lines=False, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({str(exc).strip()})") from None
-    if column not in frame.columns:
-        found = ", ".join(map(str, frame.columns)) or "none"
-        raise DataError(f"{path}: no column {column!r} (columns found: {found})")
-    raw = frame[column]
-    numeric = pd.to_numeric(raw, errors="coerce")
-    bad = numeric.isna() & raw.notna()
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        raise DataError(
-            f"{path}: column {column!r} has a non-numeric value {raw[row]!r} at row {row + 2}"
-        )
-    if numeric.isna().any():
-        row = int(np.argmax(numeric.isna().to_numpy()))
-        raise DataError(f"{path}: column {column!r} has a gap (empty value) at row {row + 2}")
-    values = numeric.to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        row = int(np.argmax(~np.isfinite(values)))
-        raise DataError(f"{path}: column {column!r} has a non-finite value at row {row + 2}")
-    test_points = max(1, int(round(len(values) * test_fraction)))
-    return SeriesData(
-        values=values,
-        test_start=len(values) - test_points,
-        description={
-            "source": "csv",
-            "file": path.name,
-            "column": column,
-            "points": len(values),
-            "test_points": test_points,
         },
     )
 

@@ -6,28 +6,28 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from app.training.data import Series, SeriesData, make_windows, oracle, synthetic_series
-from app.training.network import ScaledForecaster
 
 FRESH_POINTS = 20_000
 RECURSIVE_STARTS = 20
 
 
-def predict_windows(model: ScaledForecaster, windows: Series) -> Series:
+def predict_windows(model: nn.Module, windows: Series) -> Series:
     """One-step forecasts for every row of ``windows`` (n, window)."""
     with torch.inference_mode():
         out = model(torch.tensor(windows, dtype=torch.float32))
     return np.asarray(out.double().numpy(), dtype=np.float64)
 
 
-def one_step(model: ScaledForecaster, values: Series, window: int, start: int) -> Series:
+def one_step(model: nn.Module, values: Series, window: int, start: int) -> Series:
     """Forecasts of values[start:] from the ``window`` actual values before each."""
     inputs, _ = make_windows(values[start - window :], window)
     return predict_windows(model, inputs)
 
 
-def recursive(model: ScaledForecaster, history: Series, horizon: int, window: int) -> Series:
+def recursive(model: nn.Module, history: Series, horizon: int, window: int) -> Series:
     """Feed each forecast back as the newest value, ``horizon`` times."""
     buffer = torch.zeros(1, window + horizon)
     buffer[0, :window] = torch.tensor(history[-window:], dtype=torch.float32)
@@ -60,7 +60,7 @@ def baselines(data: SeriesData, window: int, period: int | None) -> dict[str, di
     return result
 
 
-def synthetic_checks(model: ScaledForecaster, window: int, seed: int, test: SeriesData) -> dict[str, Any]:
+def synthetic_checks(model: nn.Module, window: int, seed: int, test: SeriesData) -> dict[str, Any]:
     """Score against the oracle on a fresh draw of the synthetic process.
 
     The 200 test points are too few to compare models (the oracle's own MSE varies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from app.training.data import Series  # noqa: E402
+from app.training.members import MemberReport  # noqa: E402
 from app.training.train import EpochLoss  # noqa: E402
 
 METRICS_FILE = "metrics.json"
@@ -39,6 +41,22 @@ def plot_losses(out_dir: Path, history: list[EpochLoss], best_epoch: int) -> Pat
         ax.axvline(best_epoch, c="grey", ls=":", label=f"best epoch {best_epoch}")
     ax.set(xlabel="epoch", ylabel="MSE (scaled units)", title="Loss")
     ax.legend()
+    fig.tight_layout()
+    path = out_dir / LOSS_PLOT
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_members(out_dir: Path, members: Sequence[MemberReport]) -> Path:
+    """Each ensemble member's validation loss per epoch (window scales), best marked."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for k, member in enumerate(members):
+        line = ax.plot(range(1, len(member.history) + 1), member.history,
+                       label=f"member {k} (look-back {member.length})")
+        ax.scatter([member.best_epoch], [member.validation_loss], color=line[0].get_color())
+    ax.set(xlabel="epoch", ylabel="validation MAE (window scales)", title="Loss")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path = out_dir / LOSS_PLOT
     fig.savefig(path, dpi=110)
@@ -84,6 +102,7 @@ def write_summary(out_dir: Path, title: str, metrics: dict[str, Any]) -> Path:
     ]
     for name, stats in metrics["baselines"].items():
         lines.append(f"| {name} | {stats['mae']:.4f} | {stats['rmse']:.4f} |")
+    lines += _recipe_lines(metrics)
     synthetic = metrics.get("synthetic")
     if synthetic:
         lines += [
@@ -98,3 +117,24 @@ def write_summary(out_dir: Path, title: str, metrics: dict[str, Any]) -> Path:
     path = out_dir / REPORT_FILE
     path.write_text("\n".join(lines))
     return path
+
+
+def _recipe_lines(metrics: dict[str, Any]) -> list[str]:
+    """Season, window, anchor, validation warning and per-series MASE of the recipe."""
+    if "season" not in metrics:
+        return []
+    season, baseline = metrics["season"], metrics["baseline"]
+    lines = [
+        "",
+        f"- season: {season['period']} ({season['source']}); window: {metrics['window']}; "
+        f"anchor in {'log' if baseline['log_space'] else 'value'} space, weights {baseline['smoothing']}",
+        f"- ensemble weights {metrics['ensemble']['weights']}, anchor alone {metrics['ensemble']['anchor_weight']}",
+    ]
+    if metrics["warning"]:
+        lines.append(f"- **warning**: {metrics['warning']}")
+    series = metrics.get("series")
+    if series:
+        lines += ["", "| series | MASE model | MASE anchor | MASE last value |", "|---|---|---|---|"]
+        lines += [f"| {name} | {s['mase']['model']:.3f} | {s['mase']['anchor']:.3f} | "
+                  f"{s['mase']['last_value']:.3f} |" for name, s in series.items()]
+    return lines

@@ -23,8 +23,9 @@ def rnncast(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         ("y\n1\n2\n", ["--column", "x"], "no column 'x'"),
         ("y\n1\nfoo\n", ["--column", "y"], "non-numeric value 'foo' at row 3"),
         ("y\n1\nn/a\n3\n", ["--column", "y"], "non-numeric value 'n/a' at row 3"),
-        ("y\n1\n\n3\n", ["--column", "y"], "gap (empty value) at row 3"),
-        ("y\n" + "1\n" * 20, ["--column", "y"], "a window of 100 needs at least 101"),
+        ("y\n1\n\n3\n", ["--column", "y", "--fill", "none"], "gap (empty value) at row 3"),
+        ("y\n" + "1\n" * 20, ["--column", "y"], "the series has 20 rows;"),
+        ("y\n" + "1\n" * 20, ["--column", "y", "--preset", "plain"], "a window of 100 needs at least 101"),
         ("y\n1\n", [], "--column is required"),
     ],
 )

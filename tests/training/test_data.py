@@ -1,13 +1,11 @@
-"""Windowing, the synthetic process and CSV reading."""
+"""Windowing and the synthetic process."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app.training.data import DataError, load_csv, load_synthetic, make_windows, synthetic_series
+from app.training.data import DataError, load_synthetic, make_windows, synthetic_series
 
 
 def tutorial_create_labels(data: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,36 +52,3 @@ def test_synthetic_is_seeded_and_has_the_tutorials_split() -> None:
     assert not np.array_equal(a.values, load_synthetic(1000, 200, seed=4).values)
     noise = a.values - np.sin(0.02 * np.arange(1000))
     assert 0.0 <= noise.min() and noise.max() < 2.0
-
-
-def _csv(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "data.csv"
-    path.write_text(text)
-    return path
-
-
-def test_csv_column_is_read(tmp_path: Path) -> None:
-    data = load_csv(_csv(tmp_path, "t,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(10))), "y", 0.2)
-    np.testing.assert_allclose(data.values, np.arange(10) * 0.5)
-    assert data.test_start == 8
-    assert data.description == {"source": "csv", "file": "data.csv", "column": "y", "points": 10, "test_points": 2}
-
-
-@pytest.mark.parametrize(
-    ("text", "column", "message"),
-    [
-        ("t,y\n1,2\n", "x", "no column 'x' (columns found: t, y)"),
-        ("t,y\n1,2\n2,abc\n", "y", "non-numeric value 'abc' at row 3"),
-        ("t,y\n1,2\n2,\n3,4\n", "y", "has a gap (empty value) at row 3"),
-        ("t,y\n1,2\n2,inf\n", "y", "non-finite value at row 3"),
-        ("", "y", "not a readable CSV file"),
-    ],
-)
-def test_bad_csv_is_refused_in_one_sentence(tmp_path: Path, text: str, column: str, message: str) -> None:
-    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_csv(_csv(tmp_path, text), column, 0.2)
-
-
-def test_missing_csv_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no such file"):
-        load_csv(tmp_path / "absent.csv", "y", 0.2)

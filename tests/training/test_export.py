@@ -20,7 +20,6 @@ from app.artifact import (
 )
 from app.training.export import script_and_check
 from app.training.network import ScaledForecaster, SimpleRNN
-from app.training.train import TrainedModel
 
 NORMS = [
     Normalization("none", 0.0, 1.0),
@@ -36,8 +35,7 @@ def test_scripted_module_equals_eager(layout: str, norm: Normalization) -> None:
     window = 6
     net = SimpleRNN(window if layout == "features" else 1, 16)
     model = ScaledForecaster(net, layout, norm)  # type: ignore[arg-type]
-    trained = TrainedModel(model, norm, [], 0, 0.0, None, 0)
-    scripted = script_and_check(trained, window, seed=1)
+    scripted = script_and_check(model, window, seed=1)
     x = torch.randn(33, window) * 3 + 2
     with torch.inference_mode():
         eager, script = model(x), scripted(x)
