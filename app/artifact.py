@@ -189,5 +189,10 @@ def load_artifact(path: Path, map_location: str | torch.device = "cpu") -> Loade
     """Verify the checksum and format, then load the module onto ``map_location``."""
     sha = verify_checksum(path)
     module, metadata = _load(path, map_location)
+    if metadata.calibration.unit == "window_scale" and not hasattr(module, "noise_scale"):
+        raise ArtifactError(
+            f"{path}: calibration residuals are in window_scale units, but the module exports "
+            "no noise_scale(x) method to scale them by"
+        )
     module.eval()
     return LoadedArtifact(module=module, metadata=metadata, sha256=sha, path=path)

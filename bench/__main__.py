@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from app.artifact import read_metadata
 from bench import report, rolling, targets, workers
 from bench.loadtest import LoadPlan, run_rounds
 from bench.paths import Paths, default_paths
@@ -40,14 +41,15 @@ def _rnncast_bench(paths: Paths, **kwargs: Any) -> ServerSpec:
 
 def main_servers(paths: Paths, comparators: bool) -> list[Maker]:
     """The servers of the load phase (fresh spec, hence fresh port, per start)."""
+    window = read_metadata(paths.default_model).window  # the shipped model's own window
     makers: list[Maker] = [
         lambda: targets.ceiling(paths, 32),
         lambda: targets.raw_asgi(paths, 32),
         lambda: _rnncast_bench(paths),
-        lambda: targets.ceiling(paths, 100),
+        lambda: targets.ceiling(paths, window),
         lambda: targets.rnncast(
             paths, model_dir=paths.default_models, model_path=paths.default_model,
-            window=100, name="rnncast-default-w100",
+            window=window, name=f"rnncast-default-w{window}",
         ),
     ]
     if comparators:

@@ -160,8 +160,8 @@ def handoffs() -> Timing:
     return out
 
 
-def _forward_us(module: Any, rows: int, calls: int) -> float:
-    x = torch.rand(rows, 32)
+def _forward_us(module: Any, rows: int, calls: int, window: int) -> float:
+    x = torch.rand(rows, window) + 0.5
     with torch.inference_mode():
         for _ in range(10):
             module(x)
@@ -170,8 +170,10 @@ def _forward_us(module: Any, rows: int, calls: int) -> float:
 
 def model(model_path: Path) -> Timing:
     """Forward cost per batch size; TorchScript freezing / optimize_for_inference; threads."""
+    from app.artifact import read_metadata
     from app.runtime.forecaster import Forecaster
 
+    window = read_metadata(model_path).window
     def load() -> Any:
         return torch.jit.load(str(model_path), map_location="cpu").eval()
 
@@ -183,14 +185,14 @@ def model(model_path: Path) -> Timing:
     out: Timing = {}
     for rows, calls in ((1, 1000), (16, 300), (64, 100), (256, 30)):
         for name, module in variants.items():
-            out[f"forward b={rows}, {name}"] = _forward_us(module, rows, calls)
+            out[f"forward b={rows}, {name}"] = _forward_us(module, rows, calls, window)
     forecaster = Forecaster.load(model_path, torch.device("cpu"), "hotpath")
-    one = np.zeros((1, 32), np.float32)
+    one = np.full((1, window), 1.0, np.float32)
     out["Forecaster.predict b=1 (numpy in/out)"] = per_call_us(lambda: forecaster.predict(one), 1000)
     for threads in (1, 2):
         torch.set_num_threads(threads)
         out[f"forward b=64, {threads} intra-op thread(s) on one core"] = _forward_us(
-            variants["torch.jit.load"], 64, 100)
+            variants["torch.jit.load"], 64, 100, window)
     torch.set_num_threads(1)
     return out
 

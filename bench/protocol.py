@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,7 @@ class Case:
         start = self.n_train
         return self.y[start:] if task == "a" else self.y[start : start + self.horizon(task)]
 
-    def mase(self, task: str, forecast: Values) -> float:
+    def mase(self, task: str, forecast: npt.ArrayLike) -> float:
         """MASE of ``forecast`` against the task's actual values."""
         m, train = self.season, self.y[: self.n_train]
         scale = float(np.mean(np.abs(train[m:] - train[:-m])))
@@ -93,7 +94,7 @@ def reference_forecasts(case: Case) -> dict[str, dict[str, Values]]:
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
 
     m, train = case.season, case.y[: case.n_train]
-    models = {"Naive": Naive(), "SeasonalNaive": SeasonalNaive(season_length=m),
+    models: dict[str, Any] = {"Naive": Naive(), "SeasonalNaive": SeasonalNaive(season_length=m),
               "AutoETS": AutoETS(season_length=m), "AutoARIMA": AutoARIMA(season_length=m),
               "AutoTheta": AutoTheta(season_length=m)}
     out: dict[str, dict[str, Values]] = {}

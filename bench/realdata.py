@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.realdata DATA_DIR [--seeds 0 1 2] [--series NAME ...]
                                        [--no-global] [--no-references] [--out bench/REALDATA.md]
+    .venv/bin/python -m bench.realdata --merge RUN.json ... [--out bench/REALDATA.md]
 
 Each series trains through the real ``rnncast train`` pipeline (``--test-fraction
 n_test/n``, ``--period m`` on seasonal series, nothing else), and is scored from the
@@ -93,44 +94,77 @@ def train_global(cases: list[Case], seed: int, root: Path) -> dict[str, Any]:
     metrics = train_and_export(options)
     seconds = time.perf_counter() - started
     per_series = {c.name: score_artifact(c, out / "model.pt", c.name) for c in cases}
-    return {"seconds": round(seconds, 1), "season_used": metrics["season"], "series": per_series}
+    held_out = {name: s["test_points"] for name, s in metrics["series"].items()}
+    # --test-fraction 0.2 holds out round(0.2 n) of each series; the protocol may ask more.
+    mismatched = {c.name: (held_out[c.name], c.n_test) for c in cases if held_out[c.name] != c.n_test}
+    return {"seconds": round(seconds, 1), "season_used": metrics["season"], "series": per_series,
+            "held_out_differs": mismatched}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write its table."""
     parser = argparse.ArgumentParser(prog="python -m bench.realdata", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data_dir", type=Path, help="folder of ds,y CSV files and their README")
+    parser.add_argument("data_dir", type=Path, nargs="?", help="folder of ds,y CSV files and their README")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--series", nargs="+", help="only these series (file stems)")
     parser.add_argument("--season", action="append", default=[], metavar="NAME=M",
                         help="season of a series the README does not give")
     parser.add_argument("--no-global", action="store_true", help="skip the global model")
-    parser.add_argument("--no-references", action="store_true", help="skip statsforecast (reuse none)")
+    parser.add_argument("--global-only", action="store_true", help="only the global model (for --merge)")
+    parser.add_argument("--no-references", action="store_true", help="skip statsforecast")
+    parser.add_argument("--json", type=Path, default=HERE / "out" / "realdata.json", help="raw figures")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="no run: merge the figures of runs split by seed into one table")
     parser.add_argument("--out", type=Path, default=HERE / "REALDATA.md")
     args = parser.parse_args(argv)
+    command = " ".join(["python -m bench.realdata", *(sys.argv[1:] if argv is None else argv)])
+    if args.merge:
+        write_report(merge([json.loads(p.read_text()) for p in args.merge]), args.out, command)
+        return 0
+    if args.data_dir is None:
+        parser.error("name the data folder (or --merge earlier runs)")
+    results = run(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+    write_report(results, args.out, command)
+    return 0
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs of the same series with different seeds (and one global run) as one."""
+    merged: dict[str, Any] = {"seeds": [], "series": {}, "date": runs[0]["date"]}
+    for result in runs:
+        merged["seeds"] += result["seeds"]
+        merged.update({k: v for k, v in result.items() if k == "global"})
+        for name, entry in result["series"].items():
+            target = merged["series"].setdefault(name, {**entry, "rnncast": {}})
+            target["rnncast"].update(entry["rnncast"])
+            target.update({k: v for k, v in entry.items() if k == "references"})
+    return merged
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train and score every series (and the global model) as the flags say."""
     torch.set_num_threads(2)
     overrides = {k: int(v) for k, v in (s.split("=", 1) for s in args.season)}
     cases = load_cases(args.data_dir, overrides, args.series)
-    results: dict[str, Any] = {"seeds": args.seeds, "series": {}, "date": time.strftime("%Y-%m-%d")}
+    seeds = [] if args.global_only else args.seeds
+    results: dict[str, Any] = {"seeds": seeds, "series": {}, "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory(prefix="rnncast-realdata-") as tmp:
         root = Path(tmp)
-        for case in cases:
+        for case in cases if seeds else []:
             entry: dict[str, Any] = {"season": case.season, "n": len(case.y), "n_test": case.n_test,
                                      "h": {t: case.horizon(t) for t in TASKS}}
             if not args.no_references:
                 refs = reference_forecasts(case)
                 entry["references"] = {m: {t: case.mase(t, f[t]) for t in TASKS} for m, f in refs.items()}
-            entry["rnncast"] = {str(seed): train_one(case, seed, root) for seed in args.seeds}
+            entry["rnncast"] = {str(seed): train_one(case, seed, root) for seed in seeds}
             results["series"][case.name] = entry
             print(json.dumps({case.name: {s: r["mase"] for s, r in entry["rnncast"].items()}}), flush=True)
         if not args.no_global:
             results["global"] = train_global(cases, args.seeds[0], root)
-    (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "realdata.json").write_text(json.dumps(results, indent=1))
-    command = " ".join(["python -m bench.realdata", *(sys.argv[1:] if argv is None else argv)])
-    write_report(results, args.out, command)
-    return 0
+    return results
 
 
 if __name__ == "__main__":

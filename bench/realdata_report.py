@@ -86,7 +86,8 @@ def _training_table(results: dict[str, Any]) -> list[str]:
     if "global" in results:
         g = results["global"]
         lines += ["", f"Global model: one training over all {len(g['series'])} series in {g['seconds']} s, "
-                      f"season {g['season_used']['period']} ({g['season_used']['source']})."]
+                      f"season {g['season_used']['period']} ({g['season_used']['source']}); held out as the "
+                      f"protocol asks on every series: {g['held_out_differs'] or 'yes'}."]
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -38,8 +39,9 @@ def machine_description() -> dict[str, Any]:
 
 
 def window_of(name: str) -> int:
-    """Servers named ``...-w100`` take the 100-value body; all others the 32-value one."""
-    return 100 if name.endswith("-w100") else 32
+    """Servers named ``...-wN`` take an N-value body; all others the 32-value one."""
+    suffix = re.search(r"-w(\d+)$", name)
+    return int(suffix.group(1)) if suffix else 32
 
 
 def _median(values: list[float]) -> float:
@@ -306,7 +308,7 @@ def _header(results: dict[str, Any]) -> list[str]:
         "rounds.",
         "- Ratios (×) are to the bare-FastAPI ceiling (`bench/servers/ceiling.py`: pydantic parses "
         "the same body, answers a constant) **of the same round**, then the median over rounds. "
-        "Servers marked `-w100` use a 100-value body against a 100-value ceiling.",
+        "Servers marked `-wN` use an N-value body against an N-value ceiling.",
         "",
     ]
 
@@ -331,8 +333,8 @@ def _methods() -> list[str]:
         "- **Model**: `bench/export_model.py` exports window 32, hidden 128, layout `sequence` "
         "(32 RNN steps of one feature) through `app.training` + `app.artifact`; every server "
         "loads that same `bench/out/models/bench32/model.pt` (TorchServe from its .mar copy). "
-        "`rnncast-default-w100` serves the shipped `models/default/model.pt` (window 100, "
-        "`features` layout, hidden 64). Every server's first answer is checked against the "
+        "`rnncast-default-wN` serves the shipped `models/default/model.pt` (window N: the "
+        "anchored ensemble of the default recipe). Every server's first answer is checked against the "
         "value `torch.jit.load` computes in-process (1e-4).",
         "- **rnncast**: `rnncast serve` as shipped (greedy batching, max batch 256; on one core "
         "`RNNCAST_BATCH_ON=auto` runs batches on the event loop), `RNNCAST_NUM_THREADS=1`.",

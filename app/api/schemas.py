@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 # Strict: a JSON number only (an integer literal is a number too); "5" and true are refused.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
-# 100 values, the shipped default model's window: the examples work as posted.
-EXAMPLE_VALUES: list[JsonValue] = [round(math.sin(0.02 * t) + 1 + 0.6 * math.sin(2.7 * t), 3) for t in range(100)]
+# 128 values, the shipped default model's window: the examples work as posted.
+EXAMPLE_VALUES: list[JsonValue] = [round(math.sin(0.02 * t) + 1 + 0.6 * math.sin(2.7 * t), 3) for t in range(128)]
 
 
 class _Wire(BaseModel):
@@ -136,7 +136,7 @@ class ForecastResponse(_Wire):
 class WalkForwardOut(_Wire):
     """In-sample one-step forecasts, each from the actual values before it."""
 
-    first_index: int = Field(..., description="Index (in the posted values) of the first prediction.", examples=[100])
+    first_index: int = Field(..., description="Index (in the posted values) of the first prediction.", examples=[128])
     predictions: list[float] = Field(..., description="Forecasts of values[first_index:].")
     mae: float = Field(..., description="Mean absolute error against the actual values.")
     rmse: float = Field(..., description="Root mean squared error against the actual values.")
@@ -201,7 +201,7 @@ class ProblemDetail(BaseModel):
     type: str = Field(..., examples=["urn:rnncast:problem:validation"])
     title: str = Field(..., examples=["Request validation failed"])
     status: int = Field(..., examples=[422])
-    detail: str = Field(..., examples=["series[0].values: this model needs at least 100 values"])
+    detail: str = Field(..., examples=["series[0].values: this model needs at least 128 values"])
     instance: str | None = Field(None, examples=["/v1/forecast"])
     errors: list[dict[str, object]] | None = Field(
         None, description="For validation errors: each bad field, the message and the limit it broke."

@@ -90,7 +90,7 @@ def anchor_module(baseline: Baseline, parts: list[Series]) -> AnchoredForecaster
     space = np.concatenate([np.log(p) if baseline.log_space else p for p in parts])
     standardisation = (float(space.mean()), float(space.std()) or 1.0)
     return AnchoredForecaster(torch.tensor(baseline.basis[:, :1]), lag, baseline.log_space, floor,
-                              standardisation, [], [])
+                              standardisation)
 
 
 def examples(
@@ -105,11 +105,11 @@ def examples(
         )
         actual = torch.tensor(values[start:], dtype=torch.float32)
         with torch.inference_mode():
-            u, standard, forecast, scale = anchor.inputs(x)
+            inputs, forecast, scale = anchor.inputs(x)
             target = anchor.space(actual)
         units = torch.stack([scale, anchor.spread.expand_as(scale)], dim=1)
         unit = torch.full_like(actual, mase_scale(values, baseline.period))
-        pieces.append((torch.cat([u, standard], dim=1), forecast, units, target, actual, unit))
+        pieces.append((inputs, forecast, units, target, actual, unit))
     return Examples(*(torch.cat(columns) for columns in zip(*pieces, strict=True)))
 
 
@@ -183,9 +183,8 @@ def fit_ensemble(
         units = torch.where(stack.standardised[None, :], validation.units[:, 1:], validation.units[:, :1])
         candidates = stack(validation.inputs) * units
     weights = select_weights(candidates, validation, baseline.log_space, recipe.selection_rounds)
-    members = [stack.member(k) for k in range(len(stack.specs))]
     module = AnchoredForecaster(anchor.basis, anchor.lag, baseline.log_space, float(anchor.floor),
-                                (float(anchor.shift), float(anchor.spread)), members, weights)
+                                (float(anchor.shift), float(anchor.spread)), stack.fuse(weights))
     module.eval()
     combined = raw_forecasts(validation, candidates @ torch.tensor(weights), baseline.log_space)
     scores = {

@@ -1,11 +1,12 @@
-"""Training every ensemble member at once, then handing each over as a ``Member``.
+"""Training every ensemble member at once, then fusing them for the scripted module.
 
-A member is a SimpleRNN that reads its look-back as one step of features; with a zero
-initial state that step is ``tanh(u W_ih^T + b_ih + b_hh)`` followed by a linear layer.
-Stacking the members' weights along a first axis trains them all with one optimiser
-step per batch (five times fewer small steps than one member after another); a member
-with a shorter look-back sees its older inputs masked to zero, which its weights then
-never learn from. Each member keeps its own best epoch on validation.
+A member is a SimpleRNN cell that reads its look-back as one step of features; from a
+zero initial state that step is ``tanh(u W_ih^T + b_ih + b_hh)`` followed by a linear
+layer. Stacking the members' weights along a first axis trains them all with one
+optimiser step per batch (six times fewer small steps than one member after another);
+a member with a shorter look-back, or of the other input kind, sees those inputs masked
+to zero, which its weights then never learn from. Each member keeps its own best epoch
+on validation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from app.training.network import Member
+from app.training.network import FusedMembers
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,24 @@ class StackedMembers(nn.Module):
         hidden = torch.tanh((inputs @ weights).view(-1, k, size) + self.b_in)
         return (hidden * self.w_out).sum(dim=2) + self.b_out
 
-    def member(self, k: int) -> Member:
-        """Member ``k`` as the scripted module's own SimpleRNN."""
-        spec = self.specs[k]
-        end = 2 * self.width if spec.standardised else self.width
-        member = Member(spec.length, self.w_in.shape[2], spec.standardised)
-        rnn, fc = member.net.rnn, member.net.fc
+    def fuse(self, weights: list[float]) -> FusedMembers:
+        """The members with a positive ensemble weight, fused for the scripted module:
+        each one's masked input weights side by side, its output layer scaled by its
+        weight into the column of its unit (window scale or spread)."""
+        kept = [k for k, w in enumerate(weights) if w > 0]
+        if not kept:
+            return FusedMembers.empty(self.width)
+        size = self.w_in.shape[2]
         with torch.no_grad():
-            rnn.get_parameter("weight_ih_l0").copy_(self.w_in[k, end - spec.length : end, :].T)
-            rnn.get_parameter("bias_ih_l0").copy_(self.b_in[k])
-            rnn.get_parameter("bias_hh_l0").zero_()
-            rnn.get_parameter("weight_hh_l0").zero_()  # unused: a window is one step from a zero state
-            fc.weight.copy_(self.w_out[k][None, :])
-            fc.bias.copy_(self.b_out[k : k + 1])
-        member.eval()
-        return member
+            hidden_in = torch.cat([self.w_in[k] * self.mask[k][:, None] for k in kept], dim=1)
+            hidden_bias = torch.cat([self.b_in[k] for k in kept])
+            hidden_out = torch.zeros(len(kept) * size, 2)
+            out_bias = torch.zeros(2)
+            for i, k in enumerate(kept):
+                column = int(self.specs[k].standardised)
+                hidden_out[i * size : (i + 1) * size, column] = weights[k] * self.w_out[k]
+                out_bias[column] += weights[k] * self.b_out[k]
+        return FusedMembers(hidden_in.clone(), hidden_bias.clone(), hidden_out, out_bias)
 
 
 def _loss_per_member(stack: StackedMembers, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

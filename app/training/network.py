@@ -63,80 +63,81 @@ class ScaledForecaster(nn.Module):
         return out[:, 0] * self.scale + ref[:, 0]
 
 
-class Member(nn.Module):
-    """One ensemble member: a SimpleRNN reading the last ``length`` values of a window as
-    one step of features, predicting the residual the anchor leaves.
+class FusedMembers:
+    """The members' weights as the scripted module holds them (see AnchoredForecaster)."""
 
-    A member reads either the window normalised by itself (minus the anchor, over the
-    window's scale: robust to level shifts, series of any level) or ``standardised`` by
-    the training part's constants (it then knows the absolute level, which helps on a
-    stationary series). Its output layer starts at zero: untrained, it adds nothing.
-    """
+    def __init__(self, hidden_in: torch.Tensor, hidden_bias: torch.Tensor, hidden_out: torch.Tensor,
+                 out_bias: torch.Tensor) -> None:
+        self.hidden_in = hidden_in  # (2 window, members x hidden)
+        self.hidden_bias = hidden_bias  # (members x hidden,)
+        self.hidden_out = hidden_out  # (members x hidden, 2): window-scale and spread units
+        self.out_bias = out_bias  # (2,)
 
-    length: Final[int]
-    standardised: Final[bool]
-
-    def __init__(self, length: int, hidden_size: int, standardised: bool) -> None:
-        super().__init__()
-        self.length = length
-        self.standardised = standardised
-        self.net = SimpleRNN(length, hidden_size)
-        nn.init.zeros_(self.net.fc.weight)
-        nn.init.zeros_(self.net.fc.bias)
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """``u``: (batch, window) normalised values -> (batch,) residuals."""
-        out: torch.Tensor = self.net(u[:, -self.length :].unsqueeze(1))
-        return out[:, 0]
+    @classmethod
+    def empty(cls, window: int) -> "FusedMembers":
+        """No members: the module is its anchor."""
+        return cls(torch.zeros(2 * window, 0), torch.zeros(0), torch.zeros(0, 2), torch.zeros(2))
 
 
 class AnchoredForecaster(nn.Module):
     """Raw windows in, raw next values out: an exponential-smoothing anchor plus the
-    weighted residuals of an ensemble of members.
+    weighted residuals of an ensemble of one-step RNN members.
 
     Per window (ES-RNN style): take logs when the model works in log space; the anchor
     is ``z @ basis`` (linear smoothing, see app.training.smoothing); the window's scale is
     its mean absolute (seasonal) difference. Window-normalised members read
     ``(z - anchor) / scale`` and answer in window scales; standardised members read
-    ``(z - shift) / spread`` and answer in spreads. Their weighted sum is added to the
-    anchor. Weights of zero give the anchor itself, so a network that learned nothing
-    returns the baseline.
+    ``(z - shift) / spread`` and answer in spreads. Each member is an RNN cell run for one
+    step from a zero state, ``tanh(input W + b)`` then a linear layer, so all members fuse
+    into one product: ``hidden_in`` (2 window, members x hidden) holds every member's input
+    weights (zero outside its look-back and kind), ``hidden_out`` (members x hidden, 2)
+    its output layer times its ensemble weight, per unit. With no members (or weights of
+    zero) the module returns the anchor: a network that learned nothing gives the baseline.
     """
 
     log_space: Final[bool]
     lag: Final[int]
     basis: torch.Tensor
-    weights: torch.Tensor
     floor: torch.Tensor
     shift: torch.Tensor
     spread: torch.Tensor
+    hidden_in: torch.Tensor
+    hidden_bias: torch.Tensor
+    hidden_out: torch.Tensor
+    out_bias: torch.Tensor
 
     def __init__(
         self, basis: torch.Tensor, lag: int, log_space: bool, floor: float,
-        standardisation: tuple[float, float], members: list[Member], weights: list[float],
+        standardisation: tuple[float, float], members: FusedMembers | None = None,
     ) -> None:
         super().__init__()
         self.log_space = log_space
         self.lag = lag
+        window = basis.shape[0]
+        fused = members or FusedMembers.empty(window)
         self.register_buffer("basis", basis.to(torch.float32))
-        self.register_buffer("weights", torch.tensor(weights or [0.0], dtype=torch.float32))
         self.register_buffer("floor", torch.tensor(floor, dtype=torch.float32))
         self.register_buffer("shift", torch.tensor(standardisation[0], dtype=torch.float32))
         self.register_buffer("spread", torch.tensor(standardisation[1], dtype=torch.float32))
-        self.members = nn.ModuleList(members)
+        self.register_buffer("hidden_in", fused.hidden_in.to(torch.float32))
+        self.register_buffer("hidden_bias", fused.hidden_bias.to(torch.float32))
+        self.register_buffer("hidden_out", fused.hidden_out.to(torch.float32))
+        self.register_buffer("out_bias", fused.out_bias.to(torch.float32))
 
     def space(self, x: torch.Tensor) -> torch.Tensor:
         """Raw values -> the model's space (logarithms in log space)."""
         return torch.log(torch.clamp(x, min=self.floor)) if self.log_space else x
 
-    def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(batch, window) raw -> window-normalised and standardised windows, the anchor
-        (batch,) and the window scale (batch,), all in the model's space."""
+    def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(batch, window) raw -> the members' input ``[window-normalised | standardised]``
+        (batch, 2 window), the anchor (batch,) and the window scale (batch,), all in the
+        model's space."""
         z = self.space(x)
         anchor = (z @ self.basis)[:, 0]
         steps = z[:, self.lag :] - z[:, : -self.lag]
         scale = steps.abs().mean(dim=1).clamp_min(1e-6)
-        return (z - anchor[:, None]) / scale[:, None], (z - self.shift) / self.spread, anchor, scale
+        normalised = (z - anchor[:, None]) / scale[:, None]
+        return torch.cat([normalised, (z - self.shift) / self.spread], dim=1), anchor, scale
 
     @torch.jit.export
     def noise_scale(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,11 +148,7 @@ class AnchoredForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (batch, window) raw values -> (batch,) raw next values."""
-        u, s, anchor, scale = self.inputs(x)
-        out = anchor
-        for i, member in enumerate(self.members):
-            if member.standardised:
-                out = out + self.weights[i] * member(s) * self.spread
-            else:
-                out = out + self.weights[i] * member(u) * scale
+        inputs, anchor, scale = self.inputs(x)
+        residual = torch.tanh(inputs @ self.hidden_in + self.hidden_bias) @ self.hidden_out + self.out_bias
+        out = anchor + residual[:, 0] * scale + residual[:, 1] * self.spread
         return torch.exp(out) if self.log_space else out

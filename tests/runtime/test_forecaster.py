@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,8 @@ def test_output_shape_b1_is_accepted(tmp_path: Path) -> None:
             return x[:, -1:] * 2.0
 
     meta = read_metadata(Path(__file__).resolve().parents[2] / "models" / "default" / "model.pt")
+    # Column exports no noise_scale, so its residuals are in raw units.
+    meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, unit="raw"))
     path = save_artifact(torch.jit.script(Column()), meta, tmp_path)
     f = Forecaster.load(path, torch.device("cpu"), "col")
     windows = np.ones((3, meta.window), dtype=np.float32)

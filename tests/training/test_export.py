@@ -111,3 +111,15 @@ def test_non_torchscript_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "model.pt.sha256").write_text(sha256_of(path))
     with pytest.raises(ArtifactError, match="not a loadable TorchScript file"):
         load_artifact(path)
+
+
+def test_window_scale_residuals_need_the_noise_scale_method(tiny_artifact: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    from app.artifact import save_artifact
+
+    meta = read_metadata(tiny_artifact)
+    scaled = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, unit="window_scale"))
+    path = save_artifact(torch.jit.load(str(tiny_artifact)), scaled, tmp_path)
+    with pytest.raises(ArtifactError, match="exports no noise_scale"):
+        load_artifact(path)
