@@ -22,7 +22,7 @@ $(VENV)/.serve: $(BIN)/python pyproject.toml constraints.txt
 
 # Tests and training add the `train` and `dev` extras.
 $(VENV)/.dev: $(VENV)/.serve
-	$(PIP) -e '.[train,dev]'
+	$(PIP) -e '.[train,client,dev]'
 	touch $@
 
 serve: $(VENV)/.serve  ## set up and serve models/ on http://127.0.0.1:8000

@@ -27,7 +27,7 @@ from app.api.forecast_log import open_forecast_log
 from app.api.middleware import RequestMiddleware
 from app.api.openapi import install_openapi
 from app.api.page import install_page
-from app.api.routes import forecast, health, models, v2
+from app.api.routes import anomalies, backtest, forecast, health, limits, models, v2
 from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
 from app.runtime.device import batches_on_loop, configure_threads
@@ -173,7 +173,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         lifespan=lifespan,
     )
     add_error_handlers(app)
-    for router in (forecast.router, models.router, health.router, v2.router):
+    for router in (forecast.router, backtest.router, anomalies.router, limits.router, models.router, health.router,
+                   v2.router):
         app.include_router(router)
     install_openapi(app)
     install_docs(app)

@@ -55,6 +55,27 @@ def test_cli_imports_training_only_lazily(command: Path) -> None:
         assert not (module or "").startswith(("app.training", "app.api", "app.main", "uvicorn", "torch"))
 
 
+# rooms that may import only what is listed (and the standard library)
+ALLOWED = {
+    # plain data shared by the server and offline engines: no model, no web framework
+    "app/runtime/frames": ["app.runtime.frames", "app.runtime.errors", "app.artifact", "numpy", "pyarrow"],
+    # knows the wire format only: could ship as its own distribution
+    "app/client": ["app.client", "httpx", "pandas", "numpy", "pyarrow"],
+}
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_room_imports_only_what_it_may(room: str) -> None:
+    import sys
+
+    for file in files_of(room):
+        for name in imports_of(file):
+            allowed = name.split(".")[0] in sys.stdlib_module_names or any(
+                name == prefix or name.startswith(prefix + ".") for prefix in ALLOWED[room]
+            )
+            assert allowed, f"{file.relative_to(APP.parent)} imports {name}, which {room} must not"
+
+
 def test_serving_process_never_loads_training_libraries() -> None:
     import subprocess
     import sys
@@ -62,7 +83,7 @@ def test_serving_process_never_loads_training_libraries() -> None:
     code = (
         "import sys, app.main, app.cli\n"
         "app.main.create_app\n"
-        "bad = [m for m in ('pandas', 'matplotlib', 'app.training') if m in sys.modules]\n"
+        "bad = [m for m in ('pandas', 'matplotlib', 'app.training', 'pyarrow') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=APP.parent)

@@ -11,10 +11,12 @@ import math
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 # Strict: a JSON number only (an integer literal is a number too); "5" and true are refused.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Level = Annotated[float, Field(gt=0.0, lt=100.0, strict=True)]
+Quantile = Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]
 
 # 128 values, the shipped default model's window: the examples work as posted.
 EXAMPLE_VALUES: list[JsonValue] = [round(math.sin(0.02 * t) + 1 + 0.6 * math.sin(2.7 * t), 3) for t in range(128)]
@@ -52,6 +54,43 @@ class TimedSeriesIn(SeriesIn):
     )
 
 
+class IntervalOptions(_Wire):
+    """Prediction intervals and quantiles, by simulated paths or conformal calibration."""
+
+    level: list[Level] = Field(
+        default_factory=list, max_length=20,
+        description="Interval levels in percent: each gives `lo-L` and `hi-L`.", examples=[[80, 95]],
+    )
+    quantiles: list[Quantile] = Field(
+        default_factory=list, max_length=99, description="Quantile levels in (0, 1).", examples=[[0.1, 0.9]]
+    )
+    interval_method: Literal["paths", "conformal"] = Field(
+        "paths",
+        description="`paths`: quantiles of `num_samples` simulated paths (model calibration residuals, "
+        "seeded per series). `conformal`: per-step absolute errors of `calibration_windows` backtest "
+        "windows of the posted history, `calibration_step` apart.",
+    )
+    num_samples: int = Field(
+        100, ge=1, strict=True, description="Simulated paths per series (`paths`).", examples=[200]
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True, description="Seed of the simulated paths, combined "
+                      "with each series' id: same seed, same numbers, whatever else is in the request.")
+    calibration_windows: int | None = Field(
+        None, ge=1, le=1000, strict=True,
+        description="Backtest windows calibrating `conformal` intervals (19 or more for 95%); default: as many "
+        "as the history allows, up to 50, and at least what the widest level needs.",
+    )
+    calibration_step: int = Field(
+        1, ge=1, le=100_000, strict=True, description="Positions between calibration windows."
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> IntervalOptions:
+        if len(set(self.level)) != len(self.level) or len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError("interval levels and quantiles must be distinct")
+        return self
+
+
 class ForecastRequest(_Wire):
     """One-step forecast for each posted series."""
 
@@ -63,7 +102,7 @@ class ForecastRequest(_Wire):
     model: str | None = Field(None, max_length=128, description="Model name; default: `default`.", examples=["default"])
 
 
-class RollingRequest(_Wire):
+class RollingRequest(IntervalOptions):
     """Multi-step (recursive) forecasts, optional intervals and walk-forward."""
 
     model_config = ConfigDict(
@@ -74,6 +113,7 @@ class RollingRequest(_Wire):
                     "series": [{"id": "a", "values": EXAMPLE_VALUES, "start": "2026-01-01", "freq": "D"}],
                     "horizon": 5,
                     "quantiles": [0.1, 0.5, 0.9],
+                    "level": [80],
                     "num_samples": 200,
                     "seed": 7,
                     "walk_forward": True,
@@ -87,29 +127,9 @@ class RollingRequest(_Wire):
         ..., ge=1, strict=True, examples=[24],
         description="Steps beyond the end; each forecast is fed back as the newest value.",
     )
-    quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]] = Field(
-        default_factory=list,
-        max_length=99,
-        description="Quantile levels in (0, 1) for prediction intervals from simulated paths.",
-        examples=[[0.1, 0.5, 0.9]],
-    )
-    num_samples: int = Field(
-        100, ge=1, strict=True, description="Simulated paths per series when quantiles are asked.", examples=[200]
-    )
-    seed: int = Field(
-        0, ge=0, le=2**63 - 1, strict=True, examples=[7],
-        description="Seed of the simulated paths: same seed, same numbers.",
-    )
     walk_forward: bool = Field(
         False, strict=True, description="Also return in-sample one-step forecasts and their MAE/RMSE."
     )
-
-    @field_validator("quantiles")
-    @classmethod
-    def _distinct(cls, value: list[float]) -> list[float]:
-        if len(set(value)) != len(value):
-            raise ValueError("quantile levels must be distinct")
-        return value
 
 
 class ModelRef(_Wire):
@@ -154,6 +174,12 @@ class RollingForecastOut(_Wire):
         None, description="Times of the forecast steps, when start and freq were given."
     )
     walk_forward: WalkForwardOut | None = None
+    intervals: dict[str, list[float]] | None = Field(
+        None, description='Per band (e.g. "lo-80", "hi-80"), `horizon` values, when `level` was asked.'
+    )
+    interval_method: Literal["paths", "conformal"] | None = Field(
+        None, description="How quantiles and intervals were made, when asked."
+    )
 
 
 class RollingResponse(_Wire):

@@ -12,11 +12,14 @@ counted, so no accepted request can allocate more than the budget allows.
   Limit: ``RNNCAST_MAX_RESPONSE_BYTES``.
 
 Any heavy endpoint builds a :class:`Cost` (``+`` adds two) and calls
-:func:`check_cost` before it queues work.
+:func:`check_cost` before it queues work. Answers in rows (the long forms, backtests,
+anomalies) are costed by :func:`rows_cost`: their model rows plus every value
+returned, in rows of at most :func:`json_row_bytes` each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.runtime.errors import LimitExceededError
@@ -64,12 +67,35 @@ def rolling_cost(
     return Cost(rows=rows, response_bytes=response)
 
 
-def check_cost(cost: Cost, *, max_rows: int, max_response_bytes: int, field: str = "horizon") -> None:
-    """LimitExceededError (422) naming the limit the request breaks, if any."""
+def json_row_bytes(float_columns: Sequence[str], time_columns: Sequence[str], id_chars: int) -> int:
+    """An upper bound of one answer row in JSON: ``{"unique_id": id, "ds": time, ...}``."""
+    keys = sum(len(name) + 4 for name in (*float_columns, *time_columns, "unique_id"))
+    return keys + 2 * id_chars + 4 + FLOAT_BYTES * len(float_columns) + TIMESTAMP_BYTES * len(time_columns)
+
+
+def rows_cost(model_rows: int, rows: int, values_per_row: int, row_bytes: int, series: int) -> Cost:
+    """An answer in rows: ``model_rows`` evaluated, then ``rows`` rows of
+    ``values_per_row`` values (numbers and times), each at most ``row_bytes`` long, and
+    what is said per series beside them (what was filled, scores)."""
+    return Cost(rows=model_rows + rows * values_per_row, response_bytes=rows * row_bytes + series * SERIES_BYTES)
+
+
+def id_chars(names: Sequence[str | None]) -> int:
+    """The longest series id (a position for a series without one)."""
+    return max((len(name) if name is not None else 10 for name in names), default=0)
+
+
+ROLLING_FORMULA = "series x horizon x (1 + num_samples + quantile levels) + timestamps + walk-forward points"
+
+
+def check_cost(
+    cost: Cost, *, max_rows: int, max_response_bytes: int, field: str = "horizon", formula: str = ROLLING_FORMULA
+) -> None:
+    """LimitExceededError (422) naming the limit the request breaks, if any; ``formula``
+    says how the rows were counted, so the caller knows what to reduce."""
     if cost.rows > max_rows:
         raise LimitExceededError(
-            f"this request needs {cost.rows} rows of compute and output (series x horizon x "
-            f"(1 + num_samples + quantile levels) + timestamps + walk-forward points); the budget "
+            f"this request needs {cost.rows} rows of compute and output ({formula}); the budget "
             f"is {max_rows} per request (RNNCAST_MAX_COMPUTE_ROWS)",
             field=field, limit=max_rows,
         )

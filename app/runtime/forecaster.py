@@ -15,10 +15,13 @@ import numpy.typing as npt
 import torch
 
 from app.artifact import ArtifactMetadata, load_artifact
+from app.runtime import seeding
 from app.runtime.errors import InferenceError
 from app.runtime.jobs import Job, run_to_end
 
 Array = npt.NDArray[np.float32]
+# noise(step, windows): what to add to the forecasts made from ``windows`` at ``step``
+Noise = Callable[[int, torch.Tensor], torch.Tensor]
 
 # Rows per forward pass in long jobs (see _roll_chunks).
 CHUNK_ROWS = 16_384
@@ -96,28 +99,46 @@ class Forecaster:
             return self._forward(x).cpu().numpy()
 
     def _roll(
-        self, start: torch.Tensor, horizon: int, noise: Callable[[torch.Tensor], torch.Tensor] | None
+        self, start: torch.Tensor, horizon: int, noise: Noise | None
     ) -> Job[torch.Tensor]:
-        """Step k feeds the last ``window`` values of history + forecasts so far; yields
-        after every forward pass (a chunk of :mod:`app.runtime.jobs`)."""
+        """Step k feeds the last ``window`` values of history + forecasts so far, plus
+        ``noise(k, window)`` when given; yields after every forward pass (a chunk of
+        :mod:`app.runtime.jobs`)."""
         rows, window = start.shape
         buffer = torch.empty(rows, window + horizon, device=self.device)
         buffer[:, :window] = start
         for step in range(horizon):
             y = self._forward(buffer[:, step : step + window])
             if noise is not None:
-                y = y + noise(buffer[:, step : step + window])
+                y = y + noise(step, buffer[:, step : step + window])
             buffer[:, window + step] = y
             yield
         return buffer[:, window:]
 
-    def _roll_chunks(
-        self, start: torch.Tensor, horizon: int, noise: Callable[[torch.Tensor], torch.Tensor] | None
-    ) -> Job[Array]:
+    def residual_scale(self, windows: torch.Tensor) -> torch.Tensor:
+        """What a calibration residual is multiplied by for each window: the module's
+        ``noise_scale`` when residuals are in ``window_scale`` units, else 1."""
+        if self.metadata.calibration.unit == "window_scale":
+            return self._module.noise_scale(windows)  # type: ignore[no-any-return]
+        return windows.new_ones(windows.shape[0])
+
+    def _noise(self, paths: seeding.Keys) -> Noise:
+        """Calibration residuals for each of ``paths`` at a step, drawn by its key."""
+        pool = self._residuals
+
+        def noise(step: int, windows: torch.Tensor) -> torch.Tensor:
+            drawn = pool[torch.from_numpy(seeding.draw(paths, step, len(pool))).to(self.device)]
+            return drawn * self.residual_scale(windows)
+
+        return noise
+
+    def _roll_chunks(self, start: torch.Tensor, horizon: int, paths: seeding.Keys | None) -> Job[Array]:
         """:meth:`_roll` over CHUNK_ROWS rows at a time, which bounds memory to about
-        CHUNK_ROWS * (window + horizon) floats whatever the request size."""
+        CHUNK_ROWS * (window + horizon) floats whatever the request size; with ``paths``,
+        row i adds the noise its key draws."""
         parts = []
         for i in range(0, len(start), CHUNK_ROWS):
+            noise = None if paths is None else self._noise(paths[i : i + CHUNK_ROWS])
             with _torch_errors():
                 part = yield from self._roll(start[i : i + CHUNK_ROWS], horizon, noise)
             parts.append(part.cpu())
@@ -132,30 +153,24 @@ class Forecaster:
         """Recursive forecasts: (rows, window) -> (rows, horizon)."""
         return run_to_end(self.rolling_job(histories, horizon))
 
-    def sample_paths_job(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Job[Array]:
+    def sample_paths_job(
+        self, histories: Array, horizon: int, num_samples: int, keys: seeding.Keys
+    ) -> Job[Array]:
         """Simulated paths adding resampled calibration residuals at every step, chunked.
 
         Residuals in ``window_scale`` units are multiplied by the module's
         ``noise_scale`` of each path's current window. Returns (rows, num_samples,
-        horizon). Seeded on the model's device, so the same request on the same device
-        gives the same numbers.
+        horizon). Row i's draws come from ``keys[i]`` alone (see
+        :mod:`app.runtime.seeding`), so a series gets the same paths whatever else
+        shares its batch, and on any device.
         """
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        pool = self._residuals
-        scaled = self.metadata.calibration.unit == "window_scale"
-
-        def noise(windows: torch.Tensor) -> torch.Tensor:
-            picks = torch.randint(len(pool), (windows.shape[0],), generator=generator, device=self.device)
-            drawn = pool[picks]
-            return drawn * self._module.noise_scale(windows) if scaled else drawn
-
         start = torch.from_numpy(histories).to(self.device).repeat_interleave(num_samples, dim=0)
-        paths = yield from self._roll_chunks(start, horizon, noise)
+        paths = yield from self._roll_chunks(start, horizon, seeding.path_keys(keys, num_samples))
         return paths.reshape(len(histories), num_samples, horizon)
 
-    def sample_paths(self, histories: Array, horizon: int, num_samples: int, seed: int) -> Array:
+    def sample_paths(self, histories: Array, horizon: int, num_samples: int, keys: seeding.Keys) -> Array:
         """:meth:`sample_paths_job` run straight through."""
-        return run_to_end(self.sample_paths_job(histories, horizon, num_samples, seed))
+        return run_to_end(self.sample_paths_job(histories, horizon, num_samples, keys))
 
     def walk_forward_job(self, values: Array) -> Job[Array]:
         """In-sample one-step forecasts of values[window:], each from the actual values

@@ -23,8 +23,12 @@ from app.runtime.errors import (
     LimitExceededError,
 )
 from app.runtime.forecaster import Array, Forecaster
+from app.runtime.frames.panel import panel_of_series
+from app.runtime.frames.windows import require_length
+from app.runtime.intervals import IntervalMethod, IntervalSpec, check_finite, check_spec, forecast_job
 from app.runtime.jobs import NO_DEADLINE, Deadline, Job, JobContext
 from app.runtime.registry import LoadedModel
+from app.runtime.seeding import series_keys
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -60,6 +64,18 @@ class RollingOptions:
     num_samples: int = 100
     seed: int = 0
     walk_forward: bool = False
+    levels: tuple[float, ...] = ()
+    interval_method: IntervalMethod = "paths"
+    calibration_windows: int | None = None
+    calibration_step: int = 1
+
+    @property
+    def intervals(self) -> IntervalSpec:
+        """The intervals and quantiles asked for."""
+        return IntervalSpec(
+            self.interval_method, self.levels, self.quantiles, self.num_samples,
+            self.calibration_windows, self.calibration_step,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,8 @@ class RollingForecast:
     quantiles: dict[str, Array] | None
     timestamps: list[str] | None
     walk_forward: WalkForward | None
+    intervals: dict[str, Array] | None = None
+    interval_method: IntervalMethod | None = None
 
 
 def _not_float32(index: int) -> InvalidSeriesError:
@@ -140,21 +158,13 @@ def check_series(series: Sequence[Sized], window: int, limits: Limits) -> None:
             )
 
 
-def _check_finite(result: Array) -> Array:
-    if not np.isfinite(result).all():
-        raise InvalidSeriesError(
-            "the forecast overflowed: the values are too large for this model", field="series"
-        )
-    return result
-
-
 async def forecast_one_step(
     model: LoadedModel, windows: Array, deadline: Deadline = NO_DEADLINE
 ) -> tuple[Array, int]:
     """Next value after each (rows, window) row, via the dynamic batcher; also the
     batch size it ran in. Build ``windows`` with :func:`last_windows`."""
     predictions, batch_rows = await model.batcher.predict(windows, deadline)
-    return _check_finite(predictions), batch_rows
+    return check_finite(predictions), batch_rows
 
 
 def rolling_request_cost(series: Sequence[SeriesInput], options: RollingOptions, window: int) -> Cost:
@@ -162,8 +172,8 @@ def rolling_request_cost(series: Sequence[SeriesInput], options: RollingOptions,
     return rolling_cost(
         len(series),
         options.horizon,
-        paths=options.num_samples if options.quantiles else 0,
-        quantiles=len(options.quantiles),
+        paths=options.intervals.recursions,
+        quantiles=options.intervals.outputs,
         timestamped=sum(s.freq is not None for s in series),
         walk_forward_points=sum(max(0, len(s.values) - window) for s in series) if options.walk_forward else 0,
     )
@@ -177,10 +187,12 @@ def check_rolling(series: Sequence[SeriesInput], options: RollingOptions, window
             f"horizon {options.horizon} is outside 1..{limits.max_horizon}",
             field="horizon", limit=limits.max_horizon,
         )
-    if options.quantiles and not 1 <= options.num_samples <= limits.max_num_samples:
-        raise LimitExceededError(
-            f"num_samples {options.num_samples} is outside 1..{limits.max_num_samples}",
-            field="num_samples", limit=limits.max_num_samples,
+    check_spec(options.intervals, limits.max_num_samples)
+    needed = options.intervals.history_needed(window, options.horizon)
+    if needed > window:
+        require_length(
+            panel_of_series([s.values for s in series], [None] * len(series)), needed,
+            f"conformal calibration over horizon {options.horizon} (windows {options.calibration_step} apart)",
         )
     for i, s in enumerate(series):
         if (s.start is None) != (s.freq is None):
@@ -198,11 +210,11 @@ def check_rolling(series: Sequence[SeriesInput], options: RollingOptions, window
 
 def _walk_forward(forecaster: Forecaster, values: Array) -> Job[WalkForward]:
     window = forecaster.window
-    predictions = _check_finite((yield from forecaster.walk_forward_job(values)))
+    predictions = check_finite((yield from forecaster.walk_forward_job(values)))
     actual = values[window:].astype(np.float64)
     diff = predictions.astype(np.float64) - actual
     scores = np.array([np.mean(np.abs(diff)), np.sqrt(np.mean(diff**2))] if len(diff) else [0.0, 0.0])
-    _check_finite(scores.astype(np.float32))  # JSON has no inf or NaN: they would leave as null beside a 200
+    check_finite(scores.astype(np.float32))  # JSON has no inf or NaN: they would leave as null beside a 200
     return WalkForward(first_index=window, predictions=predictions, mae=float(scores[0]), rmse=float(scores[1]))
 
 
@@ -210,16 +222,12 @@ def _rolling(
     forecaster: Forecaster, series: Sequence[SeriesInput], options: RollingOptions
 ) -> Job[list[RollingForecast]]:
     """All the compute of a rolling request, as a chunked job for the heavy lane."""
-    histories = np.stack([s.values[-forecaster.window:] for s in series])
-    mean = _check_finite((yield from forecaster.rolling_job(histories, options.horizon)))
-    quantiles: list[dict[str, Array] | None] = [None] * len(series)
-    if options.quantiles:
-        paths = yield from forecaster.sample_paths_job(histories, options.horizon, options.num_samples, options.seed)
-        levels = np.quantile(_check_finite(paths), options.quantiles, axis=1).astype(np.float32)
-        quantiles = [
-            {format_quantile(q): levels[k, i] for k, q in enumerate(options.quantiles)}
-            for i in range(len(series))
-        ]
+    ids = [s.id for s in series]
+    panel = panel_of_series([s.values for s in series], ids)
+    mean, intervals = yield from forecast_job(
+        forecaster, panel, np.arange(len(series)), panel.lengths, options.horizon, options.intervals,
+        series_keys(options.seed, ids),
+    )
     results = []
     for i, s in enumerate(series):
         timestamps = None
@@ -228,17 +236,13 @@ def _rolling(
         results.append(RollingForecast(
             id=s.id,
             mean=mean[i],
-            quantiles=quantiles[i],
+            quantiles={key: q[i] for key, q in intervals.quantiles.items()} if options.quantiles else None,
             timestamps=timestamps,
             walk_forward=(yield from _walk_forward(forecaster, s.values)) if options.walk_forward else None,
+            intervals={key: band[i] for key, band in intervals.bands.items()} if options.levels else None,
+            interval_method=intervals.method,
         ))
     return results
-
-
-def format_quantile(q: float) -> str:
-    """The response key of a quantile level, the shortest text that reads back as the
-    same float: 0.1 -> "0.1", 0.05 -> "0.05", 0.1000001 -> "0.1000001"."""
-    return repr(q)
 
 
 async def forecast_rolling(

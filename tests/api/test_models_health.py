@@ -133,8 +133,10 @@ def test_api_keys_guard_forecasts_and_models_not_health(model_dir: Path) -> None
 
 def test_openapi_documents_bodies_with_examples(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    body = spec["paths"]["/v1/forecast"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"$ref": "#/components/schemas/ForecastRequest"}
+    content = spec["paths"]["/v1/forecast"]["post"]["requestBody"]["content"]
+    assert content["application/json"]["schema"] == {"oneOf": [
+        {"$ref": "#/components/schemas/ForecastRequest"}, {"$ref": "#/components/schemas/ForecastRowsRequest"}]}
+    assert set(content) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
     schemas = spec["components"]["schemas"]
     assert schemas["ForecastRequest"]["examples"] and schemas["RollingRequest"]["examples"]
     assert "SeriesIn" in schemas and "TimedSeriesIn" in schemas

@@ -14,6 +14,7 @@ import torch
 
 from app.runtime.device import resolve_device
 from app.runtime.forecaster import Forecaster
+from app.runtime.seeding import series_keys
 from tests.factories import fresh_draw
 
 pytestmark = [
@@ -46,8 +47,8 @@ def test_one_step_rolling_and_walk_forward_match_cpu(pair: tuple[Forecaster, For
 def test_sampled_paths_are_deterministic_on_the_device(pair: tuple[Forecaster, Forecaster]) -> None:
     _, gpu = pair
     histories = np.stack([fresh_draw(100, s) for s in range(8)])
-    a = gpu.sample_paths(histories, 20, 64, seed=3)
-    np.testing.assert_array_equal(a, gpu.sample_paths(histories, 20, 64, seed=3))
+    a = gpu.sample_paths(histories, 20, 64, series_keys(3, [None] * len(histories)))
+    np.testing.assert_array_equal(a, gpu.sample_paths(histories, 20, 64, series_keys(3, [None] * len(histories))))
 
 
 def test_cuda_batches_never_run_on_the_event_loop(tiny_artifact: Path) -> None:

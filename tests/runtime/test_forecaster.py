@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from app.runtime.forecaster import CHUNK_ROWS, Forecaster
+from app.runtime.seeding import series_keys
 from tests.factories import fresh_draw
 
 WINDOW = 100
@@ -77,9 +78,9 @@ def test_walk_forward_equals_per_window_calls(forecaster: Forecaster, raw: torch
 
 def test_sampled_paths_are_seeded(forecaster: Forecaster) -> None:
     histories = np.stack([fresh_draw(WINDOW, s) for s in range(3)])
-    a = forecaster.sample_paths(histories, 6, 50, seed=1)
-    b = forecaster.sample_paths(histories, 6, 50, seed=1)
-    c = forecaster.sample_paths(histories, 6, 50, seed=2)
+    a = forecaster.sample_paths(histories, 6, 50, series_keys(1, [None] * len(histories)))
+    b = forecaster.sample_paths(histories, 6, 50, series_keys(1, [None] * len(histories)))
+    c = forecaster.sample_paths(histories, 6, 50, series_keys(2, [None] * len(histories)))
     assert a.shape == (3, 50, 6)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)

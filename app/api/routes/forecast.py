@@ -10,10 +10,12 @@ from starlette.responses import Response
 
 from app.api import forecast_log, metrics
 from app.api.auth import require_api_key
-from app.api.bodies import parse_body
 from app.api.forecast_log import LoggedForecast
+from app.api.frame_requests import is_rows, json_request
+from app.api.frame_schemas import ForecastRowsRequest, RollingRowsOptions, RollingRowsRequest, RowsOptions, RowsResponse
 from app.api.heavy import job_context, request_deadline
-from app.api.openapi import body_spec
+from app.api.openapi import answer_spec, body_spec
+from app.api.routes import rows
 from app.api.schemas import (
     ForecastRequest,
     ForecastResponse,
@@ -31,7 +33,7 @@ router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(requir
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 404, 413, 422, 503, 504)
+    for status in (400, 401, 404, 406, 413, 422, 503, 504)
 }
 
 
@@ -46,17 +48,21 @@ def _model_ref(forecaster: Forecaster) -> dict[str, str]:
 
 @router.post(
     "/forecast",
-    response_model=ForecastResponse,
-    responses=ERRORS,
+    response_model=None,
+    responses={**ERRORS, 200: answer_spec(ForecastResponse, RowsResponse)},
     summary="One-step forecast for each series",
-    openapi_extra=body_spec(ForecastRequest),
+    openapi_extra=body_spec(ForecastRequest, ForecastRowsRequest, tables=RowsOptions),
 )
 async def forecast(request: Request) -> Response:
-    """Forecast the next value of each posted series (only the last `window` values are used)."""
+    """Forecast the next value of each posted series (only the last `window` values are used).
+    Series come as `series` (answered as `forecasts`) or as long-format `rows`, CSV or Parquet
+    (answered as rows `unique_id, ds, mean` in the format `Accept` asks for)."""
     state: ServiceState = request.app.state.service
     limits = state.limits
-    body = await parse_body(ForecastRequest, await request.body(), key="series", item=SeriesIn,
-                            max_items=limits.max_series, max_values=limits.max_values_per_series)
+    raw = await request.body()
+    if is_rows(request, raw):
+        return await rows.forecast_rows(request, raw)
+    body = await json_request(request, raw, ForecastRequest, RowsOptions, key="series", item=SeriesIn, limits=limits)
     model = state.registry.get(body.model)
     windows = service.last_windows([s.values for s in body.series], model.forecaster.window, limits)
     predictions, batch_rows = await service.forecast_one_step(model, windows, request_deadline(request))
@@ -73,17 +79,22 @@ async def forecast(request: Request) -> Response:
 
 @router.post(
     "/forecast/rolling",
-    response_model=RollingResponse,
-    responses=ERRORS,
+    response_model=None,
+    responses={**ERRORS, 200: answer_spec(RollingResponse, RowsResponse)},
     summary="Multi-step forecasts with optional intervals and walk-forward",
-    openapi_extra=body_spec(RollingRequest),
+    openapi_extra=body_spec(RollingRequest, RollingRowsRequest, tables=RollingRowsOptions),
 )
 async def forecast_rolling(request: Request) -> Response:
-    """Recursive `horizon`-step forecasts; `quantiles` from simulated paths; `walk_forward` scores."""
+    """Recursive `horizon`-step forecasts; `quantiles` and `level` intervals from simulated
+    paths or conformal calibration; `walk_forward` scores (series form). Rows, CSV and
+    Parquet bodies are answered as rows `unique_id, ds, mean, q-..., lo-L, hi-L`."""
     state: ServiceState = request.app.state.service
     limits = state.limits
-    body = await parse_body(RollingRequest, await request.body(), key="series", item=TimedSeriesIn,
-                            max_items=limits.max_series, max_values=limits.max_values_per_series)
+    raw = await request.body()
+    if is_rows(request, raw):
+        return await rows.rolling_rows(request, raw)
+    body = await json_request(request, raw, RollingRequest, RollingRowsOptions, key="series", item=TimedSeriesIn,
+                              limits=limits)
     model = state.registry.get(body.model)
     series = [
         service.SeriesInput(service.to_array(s.values, i), s.id, s.start, s.freq)
@@ -95,6 +106,10 @@ async def forecast_rolling(request: Request) -> Response:
         num_samples=body.num_samples,
         seed=body.seed,
         walk_forward=body.walk_forward,
+        levels=tuple(body.level),
+        interval_method=body.interval_method,
+        calibration_windows=body.calibration_windows,
+        calibration_step=body.calibration_step,
     )
     async with job_context(request) as context:
         results = await service.forecast_rolling(model, series, options, limits, context)
@@ -114,6 +129,8 @@ async def forecast_rolling(request: Request) -> Response:
                     "mae": r.walk_forward.mae,
                     "rmse": r.walk_forward.rmse,
                 },
+                "intervals": r.intervals,
+                "interval_method": r.interval_method,
             }
             for r in results
         ],

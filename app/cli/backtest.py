@@ -1,0 +1,80 @@
+"""``rnncast backtest``: backtest an artifact on a long-format CSV or Parquet file, no server.
+
+The same computation as ``POST /v1/forecast/backtest`` (the runtime's frames and
+backtest code, the artifact's frozen model): forecasts from ``--n-windows`` cut-offs
+per series beside the actual values, written to ``--out``, and the scores printed
+as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``backtest`` and its flags."""
+    backtest = commands.add_parser("backtest", help="backtest an artifact on a long-format file, offline")
+    backtest.add_argument("file", type=Path, help="the model.pt to backtest")
+    backtest.add_argument("--data", type=Path, required=True, help="CSV or Parquet rows (unique_id, ds, y)")
+    backtest.add_argument("--h", type=int, required=True, help="steps forecast from each cut-off")
+    backtest.add_argument("--n-windows", type=int, default=1, help="cut-offs per series")
+    backtest.add_argument("--step-size", type=int, help="positions between cut-offs (default: h)")
+    backtest.add_argument("--season-length", type=int, default=1, help="season of MASE's naive forecast")
+    backtest.add_argument("--level", type=float, nargs="*", default=[], help="interval levels in percent")
+    backtest.add_argument("--interval-method", choices=["paths", "conformal"], default="paths")
+    backtest.add_argument("--num-samples", type=int, default=100, help="simulated paths (paths method)")
+    backtest.add_argument("--calibration-windows", type=int, default=20, help="windows (conformal method)")
+    backtest.add_argument("--seed", type=int, default=0)
+    backtest.add_argument("--freq", help="pandas alias of the step (default: inferred per series)")
+    backtest.add_argument("--fill", choices=["linear", "ffill", "zero", "refuse"], default="linear")
+    backtest.add_argument("--id-col", default="unique_id")
+    backtest.add_argument("--time-col", default="ds")
+    backtest.add_argument("--target-col", default="y")
+    backtest.add_argument("--out", type=Path, help="write the forecasts here (.csv or .parquet)")
+    backtest.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Backtest and print the scores as JSON; exit 2 on bad input."""
+    import orjson
+    import pyarrow as pa
+    import torch
+
+    from app.artifact import ArtifactError
+    from app.runtime import backtest
+    from app.runtime.errors import ForecastError
+    from app.runtime.forecaster import Forecaster
+    from app.runtime.frame_forecast import RowsSpec, build_panel
+    from app.runtime.frames.arrow import frame_from_arrow, read_rows, write_rows
+    from app.runtime.frames.fill import FillPolicy
+    from app.runtime.intervals import IntervalSpec
+    from app.runtime.service import Limits
+
+    try:
+        forecaster = Forecaster.load(args.file, torch.device("cpu"), args.file.parent.name)
+        csv = args.data.suffix.lower() not in (".parquet", ".pq")
+        rows = read_rows(args.data, csv, args.id_col, args.target_col)
+        frame = frame_from_arrow(rows, args.id_col, args.time_col, args.target_col)
+        panel = build_panel(frame, RowsSpec(args.freq, FillPolicy(args.fill)), forecaster.window,
+                            Limits(max_series=10**9, max_values_per_series=10**9))
+        intervals = IntervalSpec(args.interval_method, tuple(args.level), (), args.num_samples,
+                                 args.calibration_windows)
+        spec = backtest.BacktestSpec(args.h, args.n_windows, args.step_size, args.season_length, intervals,
+                                     args.seed)
+        offline = Limits(max_horizon=10**9, max_compute_rows=10**12, max_response_bytes=10**15)
+        backtest.check(panel, spec, forecaster.window, offline)
+        result = backtest.run(forecaster, panel, spec)
+    except (ArtifactError, ForecastError, OSError, pa.ArrowInvalid) as exc:
+        print(f"rnncast backtest: {exc}", file=sys.stderr)
+        return 2
+    if args.out is not None:
+        write_rows(result.rows, args.out, args.out.suffix.lower() != ".parquet")
+    scores = {
+        "overall": result.scores.overall,
+        "series": {"unique_id": [str(name) for name in panel.names], **result.scores.per_series},
+    }
+    # orjson writes NaN (a metric with nothing to average) as null, and numpy arrays as lists.
+    print(orjson.dumps(scores, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
+    return 0
