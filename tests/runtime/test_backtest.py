@@ -69,7 +69,7 @@ def test_backtests_too_short_or_over_budget_are_refused(forecaster: Forecaster) 
     with pytest.raises(InvalidSeriesError, match=r"series\[0\] has 110 values; a backtest of 3 windows of h=5, "
                                                  "5 apart needs at least 115"):
         backtest.check(panel, spec, WINDOW, Limits())
-    with pytest.raises(LimitExceededError, match="needs 15 model evaluations"):
+    with pytest.raises(LimitExceededError, match=r"needs 75 rows of compute and output \(series x n_windows"):  # 15 + 15 x 4
         backtest.check(panel, backtest.BacktestSpec(horizon=5, n_windows=3, step_size=1), WINDOW,
                        Limits(max_compute_rows=10))
 
