@@ -182,6 +182,7 @@ class LimitsResponse(_Wire):
     max_values_per_series: int
     max_horizon: int
     max_num_samples: int
-    max_compute_rows: int = Field(..., description="Model rows one request may evaluate.")
+    max_compute_rows: int = Field(..., description="Model rows one request may evaluate, plus the values it returns.")
+    max_response_bytes: int = Field(..., description="Largest answer one request may ask for (estimated as JSON).")
     request_formats: list[str] = Field(..., description="Content-Types a forecast body may have.")
     response_formats: list[str] = Field(..., description="Media types an Accept header may ask for.")

@@ -44,13 +44,15 @@ class _Call:
     cost_per_series: int
 
 
-def _interval_cost(params: dict[str, Any]) -> int:
-    """Model rows per forecast step that intervals add (the documented budget)."""
-    if not (params.get("level") or params.get("quantiles")):
-        return 0
-    if params.get("interval_method") == "conformal":
-        return int(params.get("calibration_windows") or 50)  # the server's default: up to 50
-    return int(params.get("num_samples", 100))
+def _step_cost(params: dict[str, Any], fixed_columns: int) -> int:
+    """Budget rows per forecast step (the documented unit): the mean path, the simulated
+    paths or calibration windows of intervals, and each value returned in a row."""
+    levels, quantiles = len(params.get("level", ())), len(params.get("quantiles", ()))
+    paths = 0
+    if levels or quantiles:
+        conformal = params.get("interval_method") == "conformal"
+        paths = int(params.get("calibration_windows") or 50) if conformal else int(params.get("num_samples", 100))
+    return 1 + paths + fixed_columns + quantiles + 2 * levels
 
 
 def _options(**given: Any) -> dict[str, Any]:
@@ -74,15 +76,15 @@ class _Base:
 
     def _forecast_call(self, h: int, options: dict[str, Any]) -> _Call:
         params = {**self.columns, "horizon": h, **options}
-        return _Call("/v1/forecast/rolling", params, h * (1 + _interval_cost(params)))
+        return _Call("/v1/forecast/rolling", params, h * _step_cost(params, fixed_columns=2))
 
     def _backtest_call(self, h: int, n_windows: int, options: dict[str, Any]) -> _Call:
         params = {**self.columns, "h": h, "n_windows": n_windows, **options}
-        return _Call("/v1/forecast/backtest", params, n_windows * h * (1 + _interval_cost(params)))
+        return _Call("/v1/forecast/backtest", params, n_windows * h * _step_cost(params, fixed_columns=4))
 
     def _anomaly_call(self, frame: pd.DataFrame, options: dict[str, Any]) -> _Call:
         longest = int(frame.groupby(self.columns["id_col"], sort=False).size().max()) if len(frame) else 1
-        return _Call("/v1/anomalies", {**self.columns, **options}, longest)
+        return _Call("/v1/anomalies", {**self.columns, **options}, 7 * longest)  # a model row, 6 values
 
     def _chunks(self, frame: pd.DataFrame, call: _Call, limits: ServerLimits) -> list[Chunk]:
         ordered, bounds = by_series(frame, self.columns["id_col"])

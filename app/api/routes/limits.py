@@ -24,6 +24,7 @@ async def limits(state: State) -> LimitsResponse:
         max_horizon=limits.max_horizon,
         max_num_samples=limits.max_num_samples,
         max_compute_rows=limits.max_compute_rows,
+        max_response_bytes=limits.max_response_bytes,
         request_formats=list(MEDIA_TYPES.values()),
         response_formats=list(MEDIA_TYPES.values()),
     )

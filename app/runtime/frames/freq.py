@@ -140,6 +140,23 @@ def _reduce_all(flags: Bools, starts: Int64s) -> Bools:
     return np.logical_and.reduceat(flags, starts) if len(flags) else np.zeros(0, bool)
 
 
+def _months(ns: Int64s, starts: Int64s, counts: Int64s, candidates: Bools) -> tuple[Bools, Int64s, Bools]:
+    """For the ``candidates`` series only (datetime conversions are the costly part):
+    whether each sits on month starts or ends, its step in months, and whether ends."""
+    monthly = np.zeros(len(starts), bool)
+    step = np.zeros(len(starts), np.int64)
+    end = np.zeros(len(starts), bool)
+    if candidates.any():
+        stamps = ns[np.repeat(candidates, counts)]
+        sub_starts = np.concatenate([[0], np.cumsum(counts[candidates])[:-1]]).astype(np.int64)
+        months = month_number(stamps)
+        step[candidates] = segment_gcd(within_deltas(months, sub_starts), sub_starts)
+        on_start = _reduce_all(day_number(stamps) == month_start_day(months), sub_starts)
+        end[candidates] = _reduce_all(is_month_end(stamps), sub_starts)
+        monthly[candidates] = (step[candidates] > 0) & (on_start | end[candidates])
+    return monthly, step, end & monthly
+
+
 def infer(ns: Int64s, starts: Int64s) -> Inferred:
     """pandas' ``infer_freq`` rules for each series of sorted timestamps, applied to the
     greatest common step rather than a unique one, so that gaps do not stop inference.
@@ -147,25 +164,25 @@ def infer(ns: Int64s, starts: Int64s) -> Inferred:
     ``ns``: nanoseconds since the epoch, sorted within each series; ``starts``: first
     row of each series. A series whose step cannot be found gets the alias ``""``.
     """
-    gcd = segment_gcd(within_deltas(ns, starts), starts)
-    months = month_number(ns)
-    month_gcd = segment_gcd(within_deltas(months, starts), starts)
-    day_start = _reduce_all(day_number(ns) == month_start_day(months), starts)
-    day_end = _reduce_all(is_month_end(ns), starts)
+    deltas = within_deltas(ns, starts)
+    gcd = segment_gcd(deltas, starts)
+    counts = np.diff(np.append(starts, len(ns)))
+    smallest = np.minimum.reduceat(np.where(deltas == 0, np.iinfo(np.int64).max, deltas), starts) if len(ns) else gcd
     same_time = segment_gcd(within_deltas(ns % DAY, starts), starts) == 0
     daily = (gcd > 0) & (gcd % DAY == 0)
-    monthly = daily & same_time & (month_gcd > 0) & (day_start | day_end)
+    # a month is at least 28 days: only series never closer than that can be monthly
+    monthly, month_step, month_end = _months(ns, starts, counts, daily & same_time & (smallest >= 28 * DAY))
     weekday = (day_number(ns) + 3) % 7  # 1970-01-01 was a Thursday (3)
     weekend_free = _reduce_all(weekday < 5, starts)
-    spans_weekend = np.logical_or.reduceat(within_deltas(ns, starts) > DAY, starts) if len(ns) else weekend_free
+    spans_weekend = np.logical_or.reduceat(deltas > DAY, starts) if len(ns) else weekend_free
     busday = daily & ~monthly & (gcd == DAY) & same_time & weekend_free & spans_weekend
     kind = np.where(monthly, MONTHS, np.where(busday, BUSDAYS, FIXED)).astype(np.int64)
-    step = np.where(monthly, month_gcd, np.where(busday, 1, gcd)).astype(np.int64)
+    step = np.where(monthly, month_step, np.where(busday, 1, gcd)).astype(np.int64)
     first = ns[starts] if len(ns) else ns
-    keys = np.stack([kind, step, day_end & monthly, month_number(first) % 12, weekday[starts] if len(ns) else first])
+    keys = np.stack([kind, step, month_end, month_number(first) % 12, weekday[starts] if len(ns) else first])
     unique, inverse = np.unique(keys, axis=1, return_inverse=True)
     names = [_alias(*(int(v) for v in column)) for column in unique.T]
-    return Inferred(kind, step, day_end & monthly, [names[i] for i in inverse.reshape(-1)])
+    return Inferred(kind, step, month_end, [names[i] for i in inverse.reshape(-1)])
 
 
 def _count(count: int, alias: str) -> str:

@@ -107,17 +107,25 @@ def panel_of_series(values: Sequence[npt.NDArray[np.float32]], names: Sequence[s
     )
 
 
+def _in_order(frame: Frame) -> bool:
+    """Whether the rows are already sorted by series, then time (a linear check)."""
+    step = np.diff(frame.codes)
+    if frame.ds is None:
+        return bool((step >= 0).all())
+    return bool(((step > 0) | ((step == 0) & (np.diff(frame.ds) >= 0))).all())
+
+
 def _sorted(frame: Frame) -> tuple[Int64s, Int64s, Floats, Int64s]:
     """Rows sorted by series then time: codes, times, values, and each series' start."""
     count = len(frame.names)
-    if frame.ds is None:
-        order = np.argsort(frame.codes, kind="stable")
+    if _in_order(frame):  # rows grouped by series, in time order, as most tools send them: no copies
+        codes, ds, y = frame.codes, frame.ds, frame.y
     else:
-        order = np.lexsort((frame.ds, frame.codes))
-    codes = frame.codes[order]
+        order = np.argsort(frame.codes, kind="stable") if frame.ds is None else np.lexsort((frame.ds, frame.codes))
+        codes, ds, y = frame.codes[order], None if frame.ds is None else frame.ds[order], frame.y[order]
     starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=count))[:-1]]).astype(np.int64)
-    ds = np.arange(len(codes)) - starts[codes] if frame.ds is None else frame.ds[order]
-    return codes, ds.astype(np.int64), frame.y[order], starts
+    positions = np.arange(len(codes)) - starts[codes] if ds is None else ds
+    return codes, positions.astype(np.int64, copy=False), y, starts
 
 
 def _refuse_duplicates(frame: Frame, codes: Int64s, ds: Int64s) -> None:
