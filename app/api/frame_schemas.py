@@ -54,7 +54,7 @@ class RowsOptions(_Wire):
         "last value), `ffill`, `zero`, or `refuse` the series. Leading nulls are dropped.",
     )
     max_missing: float = Field(
-        0.5, ge=0.0, le=1.0,
+        0.5, ge=0.0, le=1.0, strict=True,
         description="Refuse a series when more than this share of the values its forecast reads "
         "(the model's last `window`) was missing.",
     )
@@ -74,7 +74,7 @@ class ForecastRowsRequest(RowsOptions):
 class RollingRowsOptions(RowsOptions, IntervalOptions):
     """Options of a multi-step forecast of rows."""
 
-    horizon: int = Field(..., ge=1, description="Steps beyond each series' end.", examples=[24])
+    horizon: int = Field(..., ge=1, strict=True, description="Steps beyond each series' end.", examples=[24])
 
 
 class RollingRowsRequest(RollingRowsOptions):
@@ -89,10 +89,14 @@ class RollingRowsRequest(RollingRowsOptions):
 class BacktestOptions(RowsOptions, IntervalOptions):
     """Options of a backtest."""
 
-    h: int = Field(..., ge=1, description="Steps forecast from each cut-off.", examples=[12])
-    n_windows: int = Field(1, ge=1, le=1000, description="Cut-offs per series; the last window ends at the end.")
-    step_size: int | None = Field(None, ge=1, description="Positions between cut-offs; default `h`.")
-    season_length: int = Field(1, ge=1, le=10_000, description="Season of the naive forecast scaling MASE.")
+    h: int = Field(..., ge=1, strict=True, description="Steps forecast from each cut-off.", examples=[12])
+    n_windows: int = Field(
+        1, ge=1, le=1000, strict=True, description="Cut-offs per series; the last window ends at the end."
+    )
+    step_size: int | None = Field(None, ge=1, strict=True, description="Positions between cut-offs; default `h`.")
+    season_length: int = Field(
+        1, ge=1, le=10_000, strict=True, description="Season of the naive forecast scaling MASE."
+    )
 
 
 class AnomaliesOptions(RowsOptions):
@@ -104,7 +108,9 @@ class AnomaliesOptions(RowsOptions):
         description="`conformal`: the series' own one-step errors (those not checked, when `newest` is "
         "given). `paths`: the model's calibration residuals.",
     )
-    newest: int | None = Field(None, ge=1, description="Check only each series' newest points (online use).")
+    newest: int | None = Field(
+        None, ge=1, strict=True, description="Check only each series' newest points (online use)."
+    )
 
 
 class _SeriesOrRows(_Wire):

@@ -147,6 +147,14 @@ def test_unreadable_tables_are_400(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fill"
 
 
+
+@pytest.mark.parametrize("query", ["horizon=true", "horizon=2.5", "horizon=2&max_missing=true", "horizon=2&level=80,true"])
+def test_query_options_are_as_strict_as_json_ones(client: TestClient, query: str) -> None:
+    """`"horizon": true` is refused in a JSON body; so is `horizon=true` in a query string."""
+    r = client.post(f"/v1/forecast/rolling?{query}", content=csv_of(frame()), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+
+
 def test_backtest_answers_rows_and_scores(client: TestClient) -> None:
     df = frame(n=WINDOW + 40)
     r = client.post("/v1/forecast/backtest", json={"rows": rows_of(df), "h": 5, "n_windows": 2, "level": [80],
