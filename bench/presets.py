@@ -1,4 +1,5 @@
-"""How the default preset was chosen: candidate recipes scored on fresh synthetic data.
+"""How the plain preset (the default before the real-data recipe) was chosen: candidate
+recipes scored on fresh synthetic data.
 
     .venv/bin/python -m bench.presets            # writes bench/PRESETS.md
 
@@ -54,7 +55,7 @@ def main() -> None:
     """Score every candidate and write bench/PRESETS.md."""
     rows = [score(label, preset) for label, preset in CANDIDATES]
     OUT.write_text(
-        "# Choosing the default preset\n\n"
+        "# Choosing the plain preset (the default before the real-data recipe)\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d} on a shared 2-core CPU with "
         "`.venv/bin/python -m bench.presets` (seed 0).\n\n"
         "| recipe | one-step MSE / oracle (20k fresh points) | recursive 200-step MSE vs oracle "

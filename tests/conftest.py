@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model directory with one small default-preset model named ``default``
+    """A model directory with one small plain-preset model named ``default``
     (window 100, trained on 4,000 synthetic points), independent of models/."""
     root = tmp_path_factory.mktemp("models")
     train_artifact(root / "default", epochs=8)
