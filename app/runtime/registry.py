@@ -102,7 +102,8 @@ class ModelRegistry:
     def load_all(self) -> None:
         """Load every discovered model; failures are recorded, logged once, never raised."""
         if not self._states:
-            logger.error("no models to serve", extra={"reason": self._nothing_found(), "model_dir": str(self.model_dir)})
+            logger.error("no models to serve",
+                         extra={"reason": self._nothing_found(), "model_dir": str(self.model_dir)})
         for name, state in list(self._states.items()):
             self._load(name, state.path)
 
