@@ -11,6 +11,7 @@ import torch
 
 from app.artifact import load_artifact
 from app.runtime.forecaster import Forecaster
+from app.runtime.seeding import series_keys
 from tests.factories import fresh_draw, train_artifact
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ def test_shipped_default_model_serves_every_kind_of_forecast() -> None:
     assert next_value.shape == (1,) and 0.0 < float(next_value[0]) < 3.0
     mean = forecaster.rolling(history, 24)
     assert mean.shape == (1, 24) and mean[0, 0] == next_value[0]
-    paths = forecaster.sample_paths(history, 24, 400, seed=3)
+    paths = forecaster.sample_paths(history, 24, 400, series_keys(3, [None]))
     low, high = np.quantile(paths[0], [0.1, 0.9], axis=0)
     assert (low < mean[0]).all() and (mean[0] < high).all()
     assert 0.3 < float(np.mean(high - low)) < 3.0  # the noise's own 80% range is 1.6

@@ -23,15 +23,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     backtest.add_argument("--step-size", type=int, help="positions between cut-offs (default: h)")
     backtest.add_argument("--season-length", type=int, default=1, help="season of MASE's naive forecast")
     backtest.add_argument("--level", type=float, nargs="*", default=[], help="interval levels in percent")
-    backtest.add_argument("--interval-method", choices=["paths", "conformal"], default="paths")
+    backtest.add_argument("--interval-method", choices=["paths", "conformal"], default="paths",
+                          help="how the intervals are made: simulated paths or conformal calibration")
     backtest.add_argument("--num-samples", type=int, default=100, help="simulated paths (paths method)")
     backtest.add_argument("--calibration-windows", type=int, default=20, help="windows (conformal method)")
-    backtest.add_argument("--seed", type=int, default=0)
+    backtest.add_argument("--seed", type=int, default=0, help="seed of the sampled paths (per series with its id)")
     backtest.add_argument("--freq", help="pandas alias of the step (default: inferred per series)")
-    backtest.add_argument("--fill", choices=["linear", "ffill", "zero", "refuse"], default="linear")
-    backtest.add_argument("--id-col", default="unique_id")
-    backtest.add_argument("--time-col", default="ds")
-    backtest.add_argument("--target-col", default="y")
+    backtest.add_argument("--fill", choices=["linear", "ffill", "zero", "refuse"], default="linear",
+                          help="how missing values and timestamps are filled")
+    backtest.add_argument("--id-col", default="unique_id", help="column naming each series")
+    backtest.add_argument("--time-col", default="ds", help="column of timestamps")
+    backtest.add_argument("--target-col", default="y", help="column of values")
     backtest.add_argument("--out", type=Path, help="write the forecasts here (.csv or .parquet)")
     backtest.set_defaults(run=run)
 

@@ -60,14 +60,20 @@ def check(panel: Panel, spec: AnomalySpec, window: int, limits: Limits) -> None:
                "the values returned")
 
 
-def _one_step(forecaster: Forecaster, panel: Panel, series: Int64s, positions: Int64s) -> Job[Floats]:
-    """One-step forecasts at (series, position), CHUNK_ROWS windows per forward pass."""
-    parts = []
+def _one_step(
+    forecaster: Forecaster, panel: Panel, series: Int64s, positions: Int64s
+) -> Job[tuple[Floats, Floats]]:
+    """One-step forecasts at (series, position), CHUNK_ROWS windows per forward pass, and
+    what a calibration residual is multiplied by for each of those windows."""
+    parts, scales = [], []
     for i in range(0, len(series), CHUNK_ROWS):
         chunk = slice(i, i + CHUNK_ROWS)
-        parts.append(forecaster.predict(windows_before(panel, series[chunk], positions[chunk], forecaster.window)))
+        windows = windows_before(panel, series[chunk], positions[chunk], forecaster.window)
+        parts.append(forecaster.predict(windows))
+        scales.append(forecaster.window_scales(windows))
         yield
-    return check_finite(np.concatenate(parts)).astype(np.float64)
+    predicted = check_finite(np.concatenate(parts)).astype(np.float64)
+    return predicted, np.concatenate(scales).astype(np.float64)
 
 
 def _conformal_radius(panel: Panel, series: Int64s, errors: Floats, calibrates: Bools, level: float) -> Floats:
@@ -92,7 +98,7 @@ def _conformal_radius(panel: Panel, series: Int64s, errors: Floats, calibrates: 
 def run_job(forecaster: Forecaster, panel: Panel, spec: AnomalySpec) -> Job[Table]:
     """Forecast, interval and flag per checked point, as a chunked job (app.runtime.jobs)."""
     series, positions = _targets(panel, forecaster.window, spec)
-    predicted = yield from _one_step(forecaster, panel, series, positions)
+    predicted, scale = yield from _one_step(forecaster, panel, series, positions)
     flat = panel.offsets[series] + positions
     actual = panel.values[flat].astype(np.float64)
     observed = panel.observed[flat]
@@ -105,7 +111,7 @@ def run_job(forecaster: Forecaster, panel: Panel, spec: AnomalySpec) -> Job[Tabl
         tail = (100 - spec.level) / 200
         pool = np.asarray(forecaster.metadata.calibration.residuals or [0.0])
         below, above = np.quantile(pool, [tail, 1 - tail])
-        low, high = predicted + below, predicted + above
+        low, high = predicted + below * scale, predicted + above * scale
     outside = observed & ((actual < low) | (actual > high))
     name = format_level(spec.level)
     return panel_table(panel, {

@@ -122,6 +122,11 @@ class Forecaster:
             return self._module.noise_scale(windows)  # type: ignore[no-any-return]
         return windows.new_ones(windows.shape[0])
 
+    def window_scales(self, windows: Array) -> Array:
+        """:meth:`residual_scale` of each (rows, window) row, as numpy."""
+        with _torch_errors():
+            return self.residual_scale(torch.from_numpy(windows).to(self.device)).cpu().numpy()
+
     def _noise(self, paths: seeding.Keys) -> Noise:
         """Calibration residuals for each of ``paths`` at a step, drawn by its key."""
         pool = self._residuals

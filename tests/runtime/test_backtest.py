@@ -113,3 +113,20 @@ def test_paths_anomaly_bounds_are_the_calibration_residual_quantiles(forecaster:
     mean = table.columns["mean"].astype(float)
     np.testing.assert_allclose(table.columns["lo-90"], mean + low, rtol=1e-6)
     np.testing.assert_allclose(table.columns["hi-90"], mean + high, rtol=1e-6)
+
+
+def test_paths_anomaly_bounds_follow_the_window_scale_of_a_window_scale_model() -> None:
+    """The shipped model's residuals are in window units: each bound is scaled by its window."""
+    shipped = Forecaster.load(Path(__file__).resolve().parents[2] / "models" / "default" / "model.pt",
+                              torch.device("cpu"), "default")
+    assert shipped.metadata.calibration.unit == "window_scale"
+    values = 100.0 * fresh_draw(shipped.window + 10, seed=6).astype(float)
+    panel, _ = _anomaly_panel(values, missing=[])
+    table = anomaly.run(shipped, panel, anomaly.AnomalySpec(90, "paths", newest=3))  # type: ignore[arg-type]
+    windows = np.stack([values[len(values) - k - shipped.window : len(values) - k] for k in (3, 2, 1)])
+    scale = shipped.window_scales(windows.astype(np.float32)).astype(float)
+    low, high = np.quantile(shipped.metadata.calibration.residuals, [0.05, 0.95])
+    mean = table.columns["mean"].astype(float)
+    np.testing.assert_allclose(table.columns["lo-90"], mean + low * scale, rtol=1e-5)
+    np.testing.assert_allclose(table.columns["hi-90"], mean + high * scale, rtol=1e-5)
+    assert (scale > 10).all()  # a series around 100 has intervals far wider than the raw residuals
