@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from app.runtime.forecaster import Forecaster
+from app.runtime.seeding import series_keys
 from app.training.pipeline import TrainOptions, train_and_export
 from bench.protocol import TASKS, Case, load_cases, reference_forecasts
 from bench.realdata_report import write_report
@@ -48,11 +49,12 @@ def score_artifact(case: Case, model_path: Path, series_id: str | None = None) -
     for task in ("b", "b24"):
         result["mase"][task] = case.mase(task, forecaster.rolling(history, case.horizon(task))[0])
     windows = np.lib.stride_tricks.sliding_window_view(y32[:-1], window)[start - window :]
-    one = forecaster.sample_paths(np.ascontiguousarray(windows), 1, SAMPLES, seed=0)[:, :, 0]
+    keys = series_keys(0, [None] * len(windows))
+    one = forecaster.sample_paths(np.ascontiguousarray(windows), 1, SAMPLES, keys)[:, :, 0]
     low, high = np.quantile(one, [LOW, HIGH], axis=1)
     result["inside_a"] = [int(v) for v in (low <= case.actual("a")) & (case.actual("a") <= high)]
     h = case.horizon("b24")
-    paths = forecaster.sample_paths(history, h, SAMPLES, seed=0)[0]
+    paths = forecaster.sample_paths(history, h, SAMPLES, series_keys(0, [None]))[0]
     low, high = np.quantile(paths, [LOW, HIGH], axis=0)
     result["inside_b24"] = [int(v) for v in (low <= case.actual("b24")) & (case.actual("b24") <= high)]
     return result
