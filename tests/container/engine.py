@@ -39,12 +39,14 @@ def unique_name(purpose: str) -> str:
 
 
 @contextmanager
-def serving(image: str, name: str) -> Iterator[str]:
+def serving(image: str, name: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """The image's own command as USER on a read-only root filesystem, on a free
-    loopback port of the host's network; yields its URL, removes it afterwards."""
+    loopback port of the host's network, with ``env`` added to its environment;
+    yields its URL, removes it afterwards."""
     port = free_port()
-    podman("run", "--detach", "--name", name, "--user", USER, "--read-only",
-           "--env", "RNNCAST_HOST=127.0.0.1", "--env", f"RNNCAST_PORT={port}", image)
+    settings = {"RNNCAST_HOST": "127.0.0.1", "RNNCAST_PORT": str(port), **(env or {})}
+    flags = [part for key, value in settings.items() for part in ("--env", f"{key}={value}")]
+    podman("run", "--detach", "--name", name, "--user", USER, "--read-only", *flags, image)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -114,7 +114,8 @@ def test_sigterm_stops_with_status_0_and_drops_nothing() -> None:
     unhealthy while the server drains, every request in flight or sent during the
     drain is answered 200, and the process exits 0."""
     name = unique_name("stop")
-    with serving(image_under_test(), name) as url:
+    # Admit all 15 rolling jobs: this is about draining, not the heavy lane's admission bound.
+    with serving(image_under_test(), name, env={"RNNCAST_MAX_HEAVY_JOBS": "20"}) as url:
         wait_until(f"{url}/health/ready", timeout=180)
         stopper = threading.Thread(target=podman, args=("stop", "--time", "30", name), kwargs={"timeout": 60})
         statuses, healthcheck = asyncio.run(_requests_across_a_stop(Running(name, url), stopper))
