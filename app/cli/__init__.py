@@ -31,8 +31,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_text = action.help or ""
-        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
-                or "%(default)" in help_text:
+        if action.default in (None, [], argparse.SUPPRESS) or action.default is False or "%(default)" in help_text:
             return help_text
         return f"{help_text} (default: %(default)s)".lstrip()
 
