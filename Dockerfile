@@ -16,19 +16,27 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# binutils' strip, for this stage only (Debian bookworm's version; another base may
+# need --build-arg BINUTILS_VERSION=...).
+ARG BINUTILS_VERSION=2.40-2
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-RUN python -m venv /opt/venv
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends "binutils=${BINUTILS_VERSION}" \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv /opt/venv
 
 # Dependencies first, in their own layer: it is rebuilt only when pyproject.toml or
 # constraints.txt change, not on every code change. torch comes alone from its own
 # index (the CPU build by default; constraints.txt pins the version), everything
 # else from PyPI. Only the base dependencies: serving needs no extra.
-# What serving never loads stays out of the layer (about 330 MB): bytecode for the
+# What serving never loads stays out of the layer (about 450 MB): bytecode for the
 # modules it never imports (compiled below for those it does), the C++ headers, test
-# binaries and protoc that the torch wheel ships, and every package's tests.
+# binaries and protoc that the torch wheel ships, every package's tests, and the symbol
+# tables of torch's and pyarrow's own libraries (the dynamic symbols the loader uses
+# stay; libraries that auditwheel patched, like numpy's, break when stripped).
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir --no-compile --constraint constraints.txt --index-url "${TORCH_INDEX_URL}" torch \
@@ -36,7 +44,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
     && rm -rf "${site}/torch/include" "${site}/torch/test" "${site}/torch/bin/test_"* \
               "${site}/torch/bin/"*Test "${site}/torch/bin/protoc"* \
-    && find "${site}" -type d -name tests -prune -exec rm -rf {} +
+    && find "${site}" -type d -name tests -prune -exec rm -rf {} + \
+    && find "${site}/torch/lib" "${site}/pyarrow" -maxdepth 1 -type f -name "*.so*" \
+            -exec strip --strip-unneeded {} +
 
 # The package itself, without touching the dependency layer. Importing the server
 # writes the bytecode of every module it loads at start (the root filesystem is
