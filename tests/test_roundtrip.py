@@ -59,11 +59,14 @@ def test_default_model_is_reproduced_by_its_documented_command(tmp_path: Path) -
     assert main(["train", "--preset", "default", "--seed", "0", "--out", str(tmp_path / "default"), "--quiet"]) == 0
     shipped = json.loads((REPO / "models" / "default" / "metrics.json").read_text())
     again = json.loads((tmp_path / "default" / "metrics.json").read_text())
-    assert again["epochs_run"] == shipped["epochs_run"]
+    # The shipped model was trained on one CPU and this run may be on another (Intel, AMD):
+    # their float results differ in the last bits and 270 epochs amplify that, so this checks
+    # the same model's quality, not its bits (bit equality on one machine: test_recipe.py).
+    assert again["epochs_run"] == pytest.approx(shipped["epochs_run"], rel=0.1)
     for key in ("mae", "rmse"):
-        assert again["test"][key] == pytest.approx(shipped["test"][key], rel=1e-3)
+        assert again["test"][key] == pytest.approx(shipped["test"][key], rel=0.02)
     assert again["synthetic"]["one_step_ratio_to_oracle"] == pytest.approx(
-        shipped["synthetic"]["one_step_ratio_to_oracle"], rel=1e-3
+        shipped["synthetic"]["one_step_ratio_to_oracle"], rel=0.01
     )
     assert again["window"] == shipped["window"]
     assert load_artifact(tmp_path / "default" / "model.pt").metadata.window == shipped["window"]

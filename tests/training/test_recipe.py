@@ -48,6 +48,19 @@ def test_season_and_window_come_from_the_data_and_reach_the_artifact(tmp_path: P
     assert artifact.module.noise_scale(x).shape == (1,)
 
 
+def test_the_same_data_flags_and_seed_give_the_same_model_on_one_machine(tmp_path: Path) -> None:
+    """DESIGN.md: training is reproducible on the same machine, to the bit."""
+    path = write_series(tmp_path, monthly(120))
+    x = torch.tensor(monthly(200, seed=1)[None, -48:], dtype=torch.float32)
+    forecasts = []
+    for run in ("a", "b"):
+        train_and_export(TrainOptions(out=tmp_path / run, data=str(path), column="y", time_column="ds",
+                                      window=48, seed=3, **FAST))  # type: ignore[arg-type]
+        module = load_artifact(tmp_path / run / "model.pt").module
+        forecasts.append((module(x).numpy(), module.noise_scale(x).numpy()))
+    assert all(np.array_equal(a, b) for a, b in zip(forecasts[0], forecasts[1], strict=True))
+
+
 def test_an_untrained_ensemble_returns_its_anchor(tmp_path: Path) -> None:
     """Zero epochs of learning leave every member's output layer at zero."""
     values = monthly(100)
