@@ -21,7 +21,8 @@ import torch
 from app.artifact import MODEL_FILE
 from app.training import evaluate
 from app.training.data import load_synthetic
-from app.training.export import calibration_from, export
+from app.training.export import calibration_from, export_module
+from app.training.options import TrainOptions
 from app.training.train import Preset, fit
 
 MODEL_NAME = "bench32"
@@ -48,16 +49,19 @@ def export_bench_model(models_dir: Path, seed: int = 0) -> Path:
     residuals = data.values[val_start:start] - evaluate.one_step(
         trained.module, data.values[:start], WINDOW, val_start
     )
-    return export(
-        trained,
-        PRESET,
-        models_dir / MODEL_NAME,
-        name=MODEL_NAME,
-        version="1",
-        seed=seed,
+    options = TrainOptions(out=models_dir / MODEL_NAME, name=MODEL_NAME, seed=seed)
+    return export_module(
+        trained.module,
+        options,
+        window=WINDOW,
+        hidden_size=HIDDEN,
+        normalization=trained.normalization,
+        period=1,
         training_data=data.description,
+        training={"preset": PRESET.name, "epochs_run": len(trained.history)},
         metrics={"test": evaluate.errors(one_step, actual), "note": "benchmark model, brief fit"},
         calibration=calibration_from(residuals, "validation split", seed),
+        layout=PRESET.layout,
     )
 
 

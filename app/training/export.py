@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.artifact import ArtifactMetadata, Calibration, CalibrationUnit, Normalization, save_artifact
+from app.artifact import ArtifactMetadata, Calibration, CalibrationUnit, Layout, Normalization, save_artifact
 from app.training.data import Series
 from app.training.options import TrainOptions
 
@@ -60,6 +60,7 @@ def export_module(
     training: dict[str, Any],
     metrics: dict[str, Any],
     calibration: Calibration,
+    layout: Layout = "features",
 ) -> Path:
     """Script ``module`` and write ``model.pt`` (with metadata) and its checksum into
     ``options.out``."""
@@ -68,7 +69,7 @@ def export_module(
         name=options.name or options.out.resolve().name,
         version=options.version,
         window=window,
-        layout="features",
+        layout=layout,
         hidden_size=hidden_size,
         normalization=normalization,
         calibration=calibration,
