@@ -27,7 +27,10 @@ function intervalQuery(options) {
  * No backtest when no window is asked for. */
 export function plannedRequests(options, season) {
   const requests = {
-    forecast: { path: "v1/forecast/rolling", query: withModel(options, { horizon: options.horizon, ...intervalQuery(options) }) },
+    forecast: {
+      path: "v1/forecast/rolling",
+      query: withModel(options, { horizon: options.horizon, ...intervalQuery(options) }),
+    },
     // Judged by the model's calibration residuals: checking every point against the
     // series' own errors (conformal) calibrates on the anomalies too, and at 99% flags
     // at most the few largest errors of a few hundred points.
@@ -68,7 +71,11 @@ export function positionOf(series) {
 
 /** The interval bands of answer rows: per level, the lower and upper bound of each row. */
 export function bandsOf(rows, levels) {
-  return levels.map((level) => ({ level, lo: rows.map((r) => r[`lo-${level}`]), hi: rows.map((r) => r[`hi-${level}`]) }));
+  return levels.map((level) => ({
+    level,
+    lo: rows.map((r) => r[`lo-${level}`]),
+    hi: rows.map((r) => r[`hi-${level}`]),
+  }));
 }
 
 /** The backtest's forecasts grouped by cut-off, oldest first: each cut-off's position
@@ -82,10 +89,9 @@ export function backtestForecasts(rows, at) {
   return [...groups.values()].filter((g) => g.start !== undefined);
 }
 
-/** Each checked point of the anomaly answer: its position, one-step forecast, interval
- * and flag. */
-export function anomaliesOf(rows, level, at) {
+/** Each checked point of the anomaly answer: its position, one-step forecast and flag. */
+export function anomaliesOf(rows, at) {
   return rows
-    .map((r) => ({ index: at(r.ds), forecast: r.mean, lower: r[`lo-${level}`], upper: r[`hi-${level}`], anomaly: r.anomaly }))
+    .map((r) => ({ index: at(r.ds), forecast: r.mean, anomaly: r.anomaly }))
     .filter((a) => a.index !== undefined);
 }

@@ -8,7 +8,8 @@ const csvField = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, 
 /** Answer rows as CSV, with the server's columns in its order (unique_id, ds, mean, lo-/hi-). */
 export function forecastCsv(rows) {
   const header = Object.keys(rows[0]);
-  return [header, ...rows.map((r) => header.map((k) => r[k]))].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
+  const lines = [header, ...rows.map((r) => header.map((k) => r[k]))];
+  return lines.map((line) => line.map(csvField).join(",")).join("\n") + "\n";
 }
 
 const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
@@ -54,7 +55,7 @@ function keywords(query, positional) {
 /** The same requests through the Python client: the rows as a DataFrame, one call each. */
 export function clientCall(base, requests, body, withKey) {
   const dated = typeof body.rows[0]?.ds === "string";
-  const rows = body.rows.map((r) => `    (${pythonLiteral(r.unique_id)}, ${pythonLiteral(r.ds)}, ${pythonLiteral(r.y)}),`);
+  const rows = body.rows.map((r) => `    (${[r.unique_id, r.ds, r.y].map(pythonLiteral).join(", ")}),`);
   const key = withKey ? ', api_key=os.environ["RNNCAST_API_KEY"]' : "";
   const { forecast, backtest, anomalies } = requests;
   const calls = [

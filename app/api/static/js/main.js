@@ -90,7 +90,7 @@ function backtestPart(outcome, at, options) {
 
 function anomalyPart(outcome, at, series, level) {
   if (outcome.refused) return { anomalies: [], note: `No anomaly check: ${outcome.refused}` };
-  const anomalies = anomaliesOf(outcome.answer.rows, level, at);
+  const anomalies = anomaliesOf(outcome.answer.rows, at);
   const flagged = anomalies.filter((a) => a.anomaly).map((a) => series.labels?.[a.index] ?? `step ${a.index}`);
   const note =
     `${flagged.length} of ${anomalies.length} in-sample points lie outside ` +
