@@ -20,6 +20,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from app.artifact import read_metadata
 from bench.paths import default_paths
 from bench.procs import serving
 from bench.targets import rnncast
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args(argv)
     paths = default_paths()
-    spec = rnncast(paths, model_dir=paths.default_models, model_path=paths.default_model, window=100)
+    window = read_metadata(paths.default_model).window  # the shipped model's own
+    spec = rnncast(paths, model_dir=paths.default_models, model_path=paths.default_model, window=window)
     with serving(spec, paths.logs), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         cold, warm, forecast = measure(browser, f"http://127.0.0.1:{spec.port}/", args.runs)
