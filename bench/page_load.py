@@ -111,7 +111,8 @@ def report(cold: list[Load], warm: list[Load], forecast: list[float], runs: int,
         f"Chromium {browser_version} (headless, Debian's package) driven by Playwright, `rnncast serve` "
         f"with the shipped models/ pinned to core 0, {platform.machine()}, Python {platform.python_version()}.",
         "Figures are the browser's own Navigation and Resource Timing. A cold load has an empty cache; "
-        "a warm load is a reload, which revalidates every file (`Cache-Control: no-cache`, answered 304).",
+        "a warm load is a reload, which revalidates every file (`Cache-Control: no-cache`, answered 304). "
+        "The machine may be shared with other work while this runs: the times are indicative.",
         "",
         f"- Page files: {first.files} (HTML, two style sheets, the uPlot bundle, the page's modules, its icon); "
         f"{first.body / 1024:.1f} KiB of bodies, {first.transfer / 1024:.1f} KiB transferred with headers, "
@@ -127,7 +128,8 @@ def report(cold: list[Load], warm: list[Load], forecast: list[float], runs: int,
         _row("cold: models listed", [c.models_shown for c in cold], "ms"),
         _row("warm: load event", [w.load for w in warm], "ms"),
         _row("warm: models listed", [w.models_shown for w in warm], "ms"),
-        _row("Forecast pressed -> chart drawn (example, 400 values, 24 steps, 3 backtests)", forecast, "ms"),
+        _row("Forecast pressed -> chart drawn (example, 400 values, 24 steps, 3 backtests, anomaly check)",
+             forecast, "ms"),
         "",
     ])
 
