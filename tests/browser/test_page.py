@@ -260,3 +260,20 @@ def test_a_file_the_page_cannot_read_says_why(live_server: ServerProcess, open_p
         "wide.csv has the columns a, b, c; give one column of numbers, or the columns unique_id, ds, y"
     )
     assert session.console_errors == []
+
+
+def test_a_backtest_the_server_refuses_leaves_the_forecast_and_says_why(
+    live_server: ServerProcess, open_page: OpenPage
+) -> None:
+    """130 values forecast fine with the small model (window 100), but 3 backtest windows
+    of 24 steps need more history: the forecast is drawn and the metrics say why not."""
+    session = open_page(live_server)
+    page = session.open()
+    page.fill("#values", ", ".join(str(v) for v in make_series(130, seed=4)))
+    with page.expect_response("**/v1/forecast/backtest?*") as refused:
+        session.forecast()
+    assert refused.value.status == 422
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#problem")).to_be_hidden()
+    expect(page.locator("#metrics caption")).to_have_text(f"No backtest: {refused.value.json()['detail']}")
+    assert [m.group(1) if (m := HTTP_ERROR.match(e)) else e for e in session.console_errors] == ["422"]
