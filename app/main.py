@@ -21,12 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import metrics
 from app.api.auth import require_api_key
-from app.api.docs import install_docs
+from app.api.docs import ASSETS_URL, install_docs
 from app.api.errors import add_error_handlers
 from app.api.forecast_log import open_forecast_log
 from app.api.middleware import RequestMiddleware
 from app.api.openapi import install_openapi
-from app.api.page import install_page
+from app.api.page import STATIC_URL, install_page
 from app.api.routes import anomalies, backtest, forecast, health, limits, models, v2
 from app.api.state import ServiceState, limits_from
 from app.config import Settings, get_settings
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             direct_routes=forecast.DIRECT_ROUTES,
             authorize=require_api_key if settings.api_keys else None,
             request_timeout_s=settings.request_timeout_s,
+            mounts=(STATIC_URL, ASSETS_URL),
         )
 
     app = Rnncast(

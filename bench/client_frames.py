@@ -1,7 +1,7 @@
 """A 100,000-series frame through the Python client, beside the same work offline; and
 what reading CSV or Parquet costs the server process (pyarrow, imported on first use).
 
-``python -m bench.client_frames [--series 100000] [--values 110] [--model-dir models]``
+``python -m bench.client_frames [--series 100000] [--values 140] [--model-dir models]``
 starts ``rnncast serve`` on loopback with the default limits and prints Markdown.
 """
 
@@ -70,7 +70,7 @@ class Counting(httpx.HTTPTransport):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100_000)
-    parser.add_argument("--values", type=int, default=110)
+    parser.add_argument("--values", type=int, default=140, help="per series; at least the model's window")
     parser.add_argument("--model-dir", type=Path, default=Path("models"))
     args = parser.parse_args()
     df = frame(args.series, args.values)

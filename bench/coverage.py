@@ -11,8 +11,9 @@ otherwise), measures with the runtime's own code (the numbers the server gives):
   to 50, step 1; ``paths``: 500 paths, seed 0), the share of the h actual values inside
   and the mean width (also relative to the mean |y| of the series), per series and pooled;
 - **backtest**: ``POST /v1/forecast/backtest`` semantics, h = min(24, n_test), as many
-  cut-offs 6 apart as fit the test part (at most 4), MASE with the season, conformal
-  80/95 coverage.
+  cut-offs 6 apart as fit the test part (at most 4), MASE with the season, 80/95
+  coverage of conformal intervals (of simulated paths where the history is too short
+  to calibrate).
 
 An origin needs window + h + 18 values before it (conformal, 19 windows for 95%); series shorter than that
 for the model's window are reported as such. ``--train DIR`` also trains one model per
@@ -106,17 +107,20 @@ def coverage(forecaster: Forecaster, s: Series, method: str) -> dict[str, float]
     return result
 
 
-def backtest_of(forecaster: Forecaster, s: Series) -> dict[str, float] | str:
-    """Backtest scores of the model on the test part, or why it cannot run."""
+def backtest_of(forecaster: Forecaster, s: Series) -> tuple[str, int, dict[str, float]] | str:
+    """Backtest scores of the model on the test part, with conformal intervals, or
+    simulated paths when the history before the first cut-off is too short to
+    calibrate (the interval method, the cut-offs, the scores); or why it cannot run."""
     step = 6
     n_windows = max(1, min(4, (s.n_test - s.horizon) // step + 1))
-    spec = backtest.BacktestSpec(s.horizon, n_windows, step, s.season, METHODS["conformal"])
     panel = panel_of_series([s.y.astype(np.float32)], [s.name])
-    needed = spec.history_needed(forecaster.window)
-    if len(s.y) < needed:
-        return f"needs {needed} values for window {forecaster.window}"
-    result = backtest.run(forecaster, panel, spec)
-    return {key: float(values[0]) for key, values in result.scores.per_series.items()} | {"windows": n_windows}
+    for method in METHODS:
+        spec = backtest.BacktestSpec(s.horizon, n_windows, step, s.season, METHODS[method])
+        needed = spec.history_needed(forecaster.window)
+        if len(s.y) >= needed:
+            result = backtest.run(forecaster, panel, spec)
+            return method, n_windows, {key: float(values[0]) for key, values in result.scores.per_series.items()}
+    return f"needs {needed} values for window {forecaster.window}"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -152,15 +156,16 @@ def report(forecaster: Forecaster, series: list[Series]) -> str:
             rel = {lv: np.average([p[f"relwidth{lv:g}"] for _, p in parts], weights=weights) for lv in LEVELS}
             lines.append(f"| **pooled** | | | | {method} | {sum(int(p['origins']) for _, p in parts)} | "
                          f"**{cov[80.0]:.1f}** | **{cov[95.0]:.1f}** | | | {rel[80.0]:.3f} | {rel[95.0]:.3f} |")
-    lines += ["", "| series | h | windows | MAE | RMSE | sMAPE | MASE | cover 80 | cover 95 |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| series | h | windows | intervals | MAE | RMSE | sMAPE | MASE | cover 80 | cover 95 |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in series:
-        scores = backtest_of(forecaster, s)
-        if isinstance(scores, str):
-            lines.append(f"| {s.name} | {s.horizon} | 0 | {scores} | | | | | |")
+        found = backtest_of(forecaster, s)
+        if isinstance(found, str):
+            lines.append(f"| {s.name} | {s.horizon} | 0 | | {found} | | | | | |")
             continue
+        method, windows, scores = found
         lines.append(
-            f"| {s.name} | {s.horizon} | {scores['windows']:.0f} | {_fmt(scores['mae'], 3)} | "
+            f"| {s.name} | {s.horizon} | {windows} | {method} | {_fmt(scores['mae'], 3)} | "
             f"{_fmt(scores['rmse'], 3)} | {_fmt(scores['smape'], 1)} | {_fmt(scores['mase'], 3)} | "
             f"{_fmt(scores['coverage-80'])} | {_fmt(scores['coverage-95'])} |"
         )
@@ -169,20 +174,12 @@ def report(forecaster: Forecaster, series: list[Series]) -> str:
 
 def train_own(s: Series, data: Path, out: Path, window: int = 24) -> Forecaster:
     """A model of the default recipe with ``window``, fitted on the series' train part only."""
-    import dataclasses
-
     from app.training.pipeline import TrainOptions, train_and_export
-    from app.training.train import PRESETS
 
-    name = f"coverage-w{window}"
-    PRESETS[name] = dataclasses.replace(PRESETS["default"], name=name, window=window)
-    try:
-        train_and_export(TrainOptions(
-            out=out / s.name, preset=name, data=str(data / f"{s.name}.csv"), column="y", seed=0,
-            test_fraction=s.n_test / len(s.y), period=s.season if s.season > 1 else None, quiet=True,
-        ))
-    finally:
-        del PRESETS[name]
+    train_and_export(TrainOptions(
+        out=out / s.name, preset="default", data=str(data / f"{s.name}.csv"), column="y", seed=0, window=window,
+        test_fraction=s.n_test / len(s.y), period=s.season if s.season > 1 else None, quiet=True,
+    ))
     return Forecaster.load(out / s.name / "model.pt", torch.device("cpu"), s.name)
 
 

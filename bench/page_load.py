@@ -20,6 +20,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from app.artifact import read_metadata
 from bench.paths import default_paths
 from bench.procs import serving
 from bench.targets import rnncast
@@ -110,7 +111,8 @@ def report(cold: list[Load], warm: list[Load], forecast: list[float], runs: int,
         f"Chromium {browser_version} (headless, Debian's package) driven by Playwright, `rnncast serve` "
         f"with the shipped models/ pinned to core 0, {platform.machine()}, Python {platform.python_version()}.",
         "Figures are the browser's own Navigation and Resource Timing. A cold load has an empty cache; "
-        "a warm load is a reload, which revalidates every file (`Cache-Control: no-cache`, answered 304).",
+        "a warm load is a reload, which revalidates every file (`Cache-Control: no-cache`, answered 304). "
+        "The machine may be shared with other work while this runs: the times are indicative.",
         "",
         f"- Page files: {first.files} (HTML, two style sheets, the uPlot bundle, the page's modules, its icon); "
         f"{first.body / 1024:.1f} KiB of bodies, {first.transfer / 1024:.1f} KiB transferred with headers, "
@@ -126,7 +128,8 @@ def report(cold: list[Load], warm: list[Load], forecast: list[float], runs: int,
         _row("cold: models listed", [c.models_shown for c in cold], "ms"),
         _row("warm: load event", [w.load for w in warm], "ms"),
         _row("warm: models listed", [w.models_shown for w in warm], "ms"),
-        _row("Forecast pressed -> chart drawn (example, 400 values, 24 steps, 3 backtests)", forecast, "ms"),
+        _row("Forecast pressed -> chart drawn (example, 400 values, 24 steps, 3 backtests, anomaly check)",
+             forecast, "ms"),
         "",
     ])
 
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args(argv)
     paths = default_paths()
-    spec = rnncast(paths, model_dir=paths.default_models, model_path=paths.default_model, window=100)
+    window = read_metadata(paths.default_model).window  # the shipped model's own
+    spec = rnncast(paths, model_dir=paths.default_models, model_path=paths.default_model, window=window)
     with serving(spec, paths.logs), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         cold, warm, forecast = measure(browser, f"http://127.0.0.1:{spec.port}/", args.runs)

@@ -1,5 +1,6 @@
-"""What the README shows works as written: the quick start pasted whole, every `make`
-target and `rnncast` command it names, and every setting with its real default."""
+"""What the README shows works as written: the quick start pasted whole, the data-frame
+examples against the shipped model, every `make` target and `rnncast` command it names,
+and every setting with its real default."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pandas as pd
+
 from app.cli import COMMANDS
 from app.config import Settings
 from tests.deploy.tools import REPO, clean_environ
-from tests.server import free_port
+from tests.server import free_port, run_server
 
 README = (REPO / "README.md").read_text()
 
@@ -69,3 +72,41 @@ def test_every_command_the_readme_shows_exists() -> None:
     assert set(re.findall(r"\bmake ([a-z][\w-]*)", README)) <= targets
     commands = {module.__name__.rsplit(".", 1)[1] for module in COMMANDS}
     assert set(re.findall(r"(?:bin/|`)rnncast ([a-z]+)", README)) <= commands
+
+
+def _blocks(section: str, language: str) -> list[str]:
+    return [block.split("```", 1)[0] for block in section.split(f"```{language}\n")[1:]]
+
+
+def test_frame_examples_run_against_the_shipped_model(tmp_path: Path) -> None:
+    """The data-frame section's client lines and every curl of it, run as written against
+    `rnncast serve` of models/ (the shipped model) on a free port, from a folder that
+    sees the repository's docs/ and .venv/. One change: `curl -sf -w '\\n'`, so that a
+    refusal (4xx) stops the script instead of printing a problem, and each answer ends
+    its line."""
+    section = README.split("\n### Data frames: rows in, rows out\n", 1)[1].split("\n#### ", 1)[0]
+    for name in ("docs", ".venv"):
+        (tmp_path / name).symlink_to(REPO / name)
+    (tmp_path / "server").mkdir()
+    with run_server(REPO / "models", tmp_path / "server") as server:
+        [client_lines] = _blocks(section, "python")
+        client_lines = client_lines.replace("http://127.0.0.1:8000", server.url)
+        shown = "print(forecasts.groupby('unique_id').size().to_dict(), forecasts.columns.tolist())"
+        python = subprocess.run([".venv/bin/python", "-c", client_lines + shown], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+        assert python.returncode == 0, python.stderr
+        assert python.stdout.strip() == ("{'a': 24, 'b': 24} ['unique_id', 'ds', 'mean', 'lo-80', 'hi-80', "
+                                         "'lo-95', 'hi-95']")
+        commands = "\n".join(_blocks(section, "sh")).replace("curl -s ", "curl -sf -w '\\n' ")
+        script = "set -euo pipefail\n" + commands.replace("localhost:8000", f"127.0.0.1:{server.port}")
+        shell = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert shell.returncode == 0, shell.stderr
+    round_trip = pd.read_csv(tmp_path / "forecasts.csv")
+    assert len(round_trip) == 48 and (round_trip["lo-95"] < round_trip["mean"]).all()
+    assert pd.read_parquet(tmp_path / "forecasts.parquet").groupby("unique_id").size().to_dict() == {"a": 24, "b": 24}
+    answers = [json.loads(line) for line in shell.stdout.splitlines() if line.startswith("{")]
+    rows_json, csv_json, backtest, limits = answers
+    assert rows_json == csv_json and rows_json["filled"] == [
+        {"unique_id": "b", "missing_timestamps": 1, "missing_values": 1, "dropped_leading": 0}]
+    assert backtest["metrics"]["overall"]["points"] == 28 and limits["max_series"] > 0
+    assert '"unique_id","ds","y","mean","lo-95","hi-95","anomaly"' in shell.stdout.splitlines()

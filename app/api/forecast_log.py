@@ -8,7 +8,7 @@ joins its lines with actual values that arrive later. A line holds:
   request's trace id will fill once the service is traced (none is made up here);
 - ``kind`` (``one_step`` or ``rolling``) and ``model``: ``name``, ``version``, ``sha256``;
 - ``series_id``, ``last_timestamp`` (time of the last posted value, when the request
-  gave ``start`` and ``freq``; else null), ``last_value``;
+  gave ``start`` and ``freq``, or rows with dates in ``ds``; else null), ``last_value``;
 - ``naive_mae``: the mean absolute change between consecutive posted values, the
   in-sample error of the naive forecast, which scales errors into MASE (null for a
   single value);
@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +45,9 @@ from app.api.logs import iso_ms
 from app.config import Settings
 from app.runtime.calendar import step_times
 from app.runtime.forecaster import Array, Forecaster
+from app.runtime.frames.panel import Panel
+from app.runtime.frames.table import Table
+from app.runtime.frames.times import format_times
 from app.runtime.service import RollingForecast, SeriesInput
 
 logger = logging.getLogger("rnncast.forecast_log")
@@ -115,6 +118,29 @@ def rolling_forecast(series: SeriesInput, result: RollingForecast) -> LoggedFore
     if series.start is not None and series.freq is not None:
         last = step_times(series.start, series.freq, len(series.values) - 1, 1)[0]
     return LoggedForecast(series.id, series.values, result.mean, result.timestamps, result.quantiles, last)
+
+
+def rows_forecasts(panel: Panel, table: Table, horizon: int) -> Iterator[LoggedForecast]:
+    """What the log keeps of each series of a rows request, whose answer ``table`` has
+    ``horizon`` rows per series in the panel's order. Times are logged only when ``ds``
+    held dates: integer positions are no instants to join actual values on."""
+    dated = panel.time_kind == "datetime"
+    steps = format_times(table.columns["ds"].astype(np.int64, copy=False), panel.zoned) if dated else None
+    series = np.arange(len(panel.names))
+    lasts = format_times(panel.calendar.times(series, panel.lengths - 1), panel.zoned) if dated else None
+    mean = table.columns["mean"].astype(np.float32, copy=False)
+    quantiles = {name[2:]: column.astype(np.float32, copy=False)
+                 for name, column in table.columns.items() if name.startswith("q-")}
+    for s, name in enumerate(panel.names):
+        rows = slice(s * horizon, (s + 1) * horizon)
+        yield LoggedForecast(
+            name,
+            panel.values[panel.offsets[s] : panel.offsets[s + 1]],
+            mean[rows],
+            None if steps is None else steps[rows].tolist(),
+            {key: column[rows] for key, column in quantiles.items()} or None,
+            None if lasts is None else str(lasts[s]),
+        )
 
 
 def _plain(value: object) -> object:

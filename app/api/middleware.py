@@ -7,7 +7,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -54,7 +54,10 @@ class RequestMiddleware:
     errors go through the same ``error_response``. Measured in bench/RESULTS.md.
 
     Every request gets ``scope["state"]["deadline"]``, ``request_timeout_s`` from its
-    start (app.api.heavy hands it to the runtime).
+    start (app.api.heavy hands it to the runtime). Requests are counted by route
+    template; a file under one of ``mounts`` (the page's and the docs' static files,
+    which FastAPI routes without naming a route) counts as ``<mount>/{path}``, so the
+    label set stays bounded whatever paths are asked for.
     """
 
     def __init__(
@@ -64,8 +67,10 @@ class RequestMiddleware:
         direct_routes: Mapping[tuple[str, str], Endpoint] | None = None,
         authorize: Callable[[Request], Awaitable[None]] | None = None,
         request_timeout_s: float = 60.0,
+        mounts: Sequence[str] = (),
     ) -> None:
         self.app = app
+        self.mounts = tuple(mounts)
         self.timeout = request_timeout_s
         self.max_body = max_body_bytes
         self.direct = direct_routes or {}
@@ -171,10 +176,17 @@ class RequestMiddleware:
 
         return wrapped
 
-    @staticmethod
-    def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", None) or state.get("route") or "unmatched"
+    def _template(self, scope: Scope, state: dict[str, Any]) -> str:
+        """The route's path template; a mount's files share one label."""
+        template = getattr(scope.get("route"), "path", None) or state.get("route")
+        if template:
+            return str(template)
+        path: str = scope["path"]
+        mount = next((m for m in self.mounts if path.startswith(m + "/")), None)
+        return "unmatched" if mount is None else mount + "/{path}"
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+        template = self._template(scope, state)
         metrics.observe_request(template, scope["method"], status, seconds)
         log_request(logger, {
             "request_id": state["request_id"],

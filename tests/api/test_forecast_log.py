@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,43 @@ def test_every_forecast_route_logs_one_line_per_series(model_dir: Path, tmp_path
     assert timed["forecast"] == answer["mean"] and timed["quantiles"] == answer["quantiles"]
     assert timed["timestamps"] == answer["timestamps"]
     assert timed["last_timestamp"] == "2026-04-20T00:00:00+00:00"  # value 110 of a daily series from Jan 1
+
+
+def test_rows_are_logged_like_series(model_dir: Path, tmp_path: Path) -> None:
+    """The long forms log one line per series, as the series form does: the same
+    numbers, the forecast steps' times from ``ds`` and the last posted one; a frame
+    whose ``ds`` are integer positions logs no times (nothing to join actuals on)."""
+    log = tmp_path / "rows.jsonl"
+    histories = {"north": make_series(120, seed=1), "south": make_series(130, seed=2)}
+    rows = [{"unique_id": name, "ds": str(date(2026, 1, 1) + timedelta(days=i)), "y": v}
+            for name, values in histories.items() for i, v in enumerate(values)]
+    options = {"horizon": 3, "quantiles": [0.1, 0.9], "num_samples": 50, "seed": 1}
+    positions = "unique_id,ds,y\n" + "".join(f"p,{i},{v}\n" for i, v in enumerate(histories["north"]))
+    with logging_client(model_dir, log) as client:
+        ready_within(client)
+        one = client.post("/v1/forecast", json={"rows": rows}, headers={"X-Request-ID": "one"})
+        rolled = client.post("/v1/forecast/rolling", json={"rows": rows, **options}, headers={"X-Request-ID": "two"})
+        series = client.post("/v1/forecast/rolling", headers={"X-Request-ID": "three"}, json={
+            "series": [{"id": name, "values": values} for name, values in histories.items()], **options})
+        indexed = client.post("/v1/forecast", content=positions, headers={
+            "Content-Type": "text/csv", "Accept": "application/json", "X-Request-ID": "four"})
+    assert one.status_code == rolled.status_code == series.status_code == indexed.status_code == 200
+    lines = read_lines(log)
+    assert [(line["request_id"], line["kind"], line["series_id"]) for line in lines] == [
+        ("one", "one_step", "north"), ("one", "one_step", "south"), ("two", "rolling", "north"),
+        ("two", "rolling", "south"), ("three", "rolling", "north"), ("three", "rolling", "south"),
+        ("four", "one_step", "p")]
+    assert [line["forecast"] for line in lines[:2]] == [[row["mean"]] for row in one.json()["rows"]]
+    assert [line["timestamps"] for line in lines[:2]] == [["2026-05-01"], ["2026-05-11"]]
+    for line, by_series, values in zip(lines[2:4], lines[4:6], histories.values(), strict=True):
+        assert line["forecast"] == by_series["forecast"] and line["quantiles"] == by_series["quantiles"]
+        assert line["last_value"] == pytest.approx(values[-1], rel=1e-6)
+        assert line["naive_mae"] == pytest.approx(by_series["naive_mae"], rel=1e-12)
+        answer = [row for row in rolled.json()["rows"] if row["unique_id"] == line["series_id"]]
+        assert line["timestamps"] == [row["ds"] for row in answer]
+        assert line["last_timestamp"] == str(date(2026, 1, 1) + timedelta(days=len(values) - 1))
+    assert lines[-1]["timestamps"] is None and lines[-1]["last_timestamp"] is None
+    assert lines[-1]["forecast"] == [indexed.json()["rows"][0]["mean"]]
 
 
 def test_the_sample_rate_keeps_that_share_of_forecasts(model_dir: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from app.api.page import CONTENT_SECURITY_POLICY
 from app.config import Settings
@@ -115,3 +116,21 @@ def test_the_wheel_ships_the_page(tmp_path: Path) -> None:
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"app/api/static/{p.relative_to(STATIC).as_posix()}" for p in STATIC.rglob("*") if p.is_file()}
     assert expected <= shipped
+
+
+def test_static_files_are_counted_under_their_mount(client: TestClient) -> None:
+    """Files under a mount share one bounded label, found or not; only paths that no
+    route or mount serves are "unmatched"."""
+    def count(route: str, status: str) -> float:
+        labels = {"route": route, "method": "GET", "status": status}
+        return REGISTRY.get_sample_value("rnncast_requests_total", labels) or 0.0
+
+    before = {key: count(*key) for key in [("/static/{path}", "200"), ("/static/{path}", "404"),
+                                           ("/docs-assets/{path}", "200"), ("unmatched", "404")]}
+    for path in ("/static/page.css", "/static/js/main.js", "/static/no-such.js", "/docs-assets/swagger-ui.css",
+                 "/no-such-page"):
+        client.get(path)
+    assert {key: count(*key) - seen for key, seen in before.items()} == {
+        ("/static/{path}", "200"): 2, ("/static/{path}", "404"): 1, ("/docs-assets/{path}", "200"): 1,
+        ("unmatched", "404"): 1,
+    }

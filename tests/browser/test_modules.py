@@ -1,12 +1,11 @@
-"""The page's own computations, run in the browser and compared with the server's
-and numpy's: history timestamps, frequency inference, CSV reading and the scores."""
+"""The page's own computations, run in the browser and compared with the server's:
+history timestamps, frequency inference, CSV reading, and the rows it sends."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
 
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -69,18 +68,25 @@ def test_csv_reading_follows_rfc_4180_and_the_long_format(page: Page) -> None:
                      "labels": ["2024-01-01", "2024-02-01", "2024-03-01"]}]
 
 
-def test_scores_agree_with_numpy(page: Page) -> None:
-    rng = np.random.default_rng(3)
-    actual, forecast = rng.normal(5, 1, 50), rng.normal(5, 1, 50)
-    history = rng.normal(5, 1, 80)
-    lower, upper = forecast - 1, forecast + 1
-    a, f = actual.tolist(), forecast.tolist()
-    assert _call(page, "metrics", "mae", a, f) == pytest.approx(np.mean(np.abs(actual - forecast)))
-    assert _call(page, "metrics", "rmse", a, f) == pytest.approx(np.sqrt(np.mean((actual - forecast) ** 2)))
-    smape = 100 * np.mean(2 * np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast)))
-    assert _call(page, "metrics", "smape", a, f) == pytest.approx(smape)
-    assert _call(page, "metrics", "naiveScale", history.tolist(), 7) == pytest.approx(np.mean(np.abs(history[7:] - history[:-7])))
-    inside = np.mean((actual >= lower) & (actual <= upper))
-    assert _call(page, "metrics", "coverage", a, lower.tolist(), upper.tolist()) == pytest.approx(inside)
-    for q in (0.005, 0.1, 0.5, 0.995):
-        assert _call(page, "metrics", "quantile", a, q) == pytest.approx(np.quantile(actual, q))
+def test_rows_and_positions_round_trip_through_the_servers_times(page: Page) -> None:
+    """The rows the page sends carry each value's time as the server reads it, and the
+    page finds the server's `ds` text (dates, date-times) back at those positions."""
+    found = page.evaluate("""async () => {
+        const a = await import('./static/js/analysis.js');
+        const c = await import('./static/js/calendar.js');
+        const daily = { id: 'd', values: [1, 2, 3], times: c.stepTimes('2024-02-28', 'D', 3) };
+        const hourly = { id: 'h', values: [1, 2], times: c.stepTimes('2024-02-28T23:00', 'H', 2) };
+        const plain = { id: 'p', values: [5, 6], times: null };
+        const at = [a.positionOf(daily), a.positionOf(hourly), a.positionOf(plain)];
+        return {
+            rows: [a.seriesRows(daily), a.seriesRows(plain)],
+            positions: [at[0]('2024-03-01'), at[0]('2024-03-02'), at[1]('2024-02-29T00:00:00'), at[2](1)],
+            query: a.queryString({ horizon: 24, level: [80, 95], model: '', seed: 0 }),
+        };
+    }""")
+    assert found["rows"] == [
+        [{"unique_id": "d", "ds": f"2024-{day}T00:00:00", "y": y} for day, y in (("02-28", 1), ("02-29", 2), ("03-01", 3))],
+        [{"unique_id": "p", "ds": 0, "y": 5}, {"unique_id": "p", "ds": 1, "y": 6}],
+    ]
+    assert found["positions"] == [2, None, 1, 1]  # undefined (a time the history lacks) arrives as None
+    assert found["query"] == "horizon=24&level=80,95&seed=0"

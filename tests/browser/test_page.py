@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -83,8 +84,14 @@ def test_csv_upload_draws_the_forecast_mean_and_interval_band(
     expect(page.locator("#freq")).to_have_value("H")
     expect(page.locator("#start")).to_have_value("2026-01-01")
     assert [float(v) for v in page.input_value("#values").split(", ")] == series["south"]
-    session.forecast()
+    with page.expect_response("**/v1/forecast/rolling?*") as forecast, \
+            page.expect_response("**/v1/forecast/backtest?*") as backtest, \
+            page.expect_response("**/v1/anomalies?*") as anomalies:
+        session.forecast()
     expect(page.locator("#problem")).to_be_hidden()
+    assert forecast.value.request.post_data_json == backtest.value.request.post_data_json == {"rows": [
+        {"unique_id": "south", "ds": (datetime(2026, 1, 1) + timedelta(hours=i)).isoformat(), "y": y}
+        for i, y in enumerate(series["south"])]}
 
     colours, alpha = chart_palette(page)
     drawn = ink(page, {
@@ -100,47 +107,70 @@ def test_csv_upload_draws_the_forecast_mean_and_interval_band(
         assert drawn[band].count > 200, drawn
         assert drawn[band].min_x >= drawn["history"].max_x - 2, drawn
 
-    metrics = page.locator("#metrics").inner_text()
-    for name in ("MAE", "RMSE", "MASE", "Coverage of the 80% interval", "Coverage of the 95% interval"):
-        assert name in metrics
-    assert "3 cut-offs × 24 steps (72 points)" in metrics
+    scores = backtest.value.json()["metrics"]["overall"]
+    shown = dict(line.split("\t") for line in page.locator("#metrics tbody").inner_text().splitlines())
+    assert shown == {
+        "MAE": _number(scores["mae"]), "RMSE": _number(scores["rmse"]), "sMAPE (%)": _number(scores["smape"]),
+        "MASE": _number(scores["mase"]), "Coverage of the 80% interval": f"{scores['coverage-80']:.1f}%",
+        "Coverage of the 95% interval": f"{scores['coverage-95']:.1f}%",
+    }, "the server's backtest scores, as they are"
+    assert "3 cut-offs × 24 steps (72 points)" in page.locator("#metrics caption").inner_text()
+    flagged = anomalies.value.json()["anomalies"]
+    assert page.locator("#anomaly-note").inner_text().startswith(f"{flagged} of ")
     expect(page.locator("#forecast-table tbody tr").first).to_contain_text("2026-01-11 20:00")
     page.screenshot(path=artifacts / "forecast.png", full_page=True)
     page.locator("#result").screenshot(path=artifacts / "forecast-result.png")  # the README's picture
-    _answer_matches_download_curl_and_python(page, artifacts)
+    _answer_matches_download_curl_and_python(page, forecast.value.json(), artifacts)
     assert session.console_errors == [] and session.foreign_requests == []
 
 
-def _answer_matches_download_curl_and_python(page: Page, artifacts: Path) -> None:
-    """The CSV download holds the forecast, and the shown curl and Python code, run as
-    they are, get the very same numbers from the server."""
+def _number(value: float) -> str:
+    """A number as the page shows it (dom.js formatNumber)."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:#.4g}"
+
+
+def _answer_matches_download_curl_and_python(page: Page, answer: dict[str, Any], artifacts: Path) -> None:
+    """The CSV download holds the server's forecast rows, and the shown curl commands and
+    Python client calls, run as they are, get the very same numbers from the server."""
     with page.expect_download() as download:
         page.click("#download")
     saved = artifacts / download.value.suggested_filename
     download.value.save_as(saved)
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
-    assert list(rows[0]) == ["unique_id", "ds", "step", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert list(rows[0]) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
     assert len(rows) == 24 and {r["unique_id"] for r in rows} == {"south"}
-    assert rows[0]["ds"] == "2026-01-11T20:00:00" and rows[-1]["step"] == "24"
+    assert rows[0]["ds"] == "2026-01-11T20:00:00" and rows[-1]["ds"] == "2026-01-12T19:00:00"
     downloaded = [float(r["mean"]) for r in rows]
+    assert downloaded == [r["mean"] for r in answer["rows"]]
 
-    curl = subprocess.run(["bash", "-c", page.locator("#curl").text_content() or ""],
-                          capture_output=True, text=True, check=True, timeout=30)
-    assert json.loads(curl.stdout)["forecasts"][0]["mean"] == downloaded
-    python = subprocess.run([sys.executable, "-c", page.locator("#python").text_content() or ""],
-                            capture_output=True, text=True, check=True, timeout=30)
-    assert ast.literal_eval(python.stdout.strip()) == downloaded
+    scratch = artifacts / "snippets"  # the curl commands write rows.json where they run
+    scratch.mkdir(exist_ok=True)
+    curl = subprocess.run(["bash", "-c", page.locator("#curl").text_content() or ""], cwd=scratch,
+                          capture_output=True, text=True, check=True, timeout=60)
+    forecast, backtest, anomalies = (json.loads(line) for line in curl.stdout.splitlines())
+    assert [r["mean"] for r in forecast["rows"]] == downloaded
+    assert "metrics" in backtest and "anomalies" in anomalies
+    python = subprocess.run([sys.executable, "-c", page.locator("#python").text_content() or ""], cwd=scratch,
+                            capture_output=True, text=True, check=True, timeout=60)
+    means = ast.literal_eval(python.stdout.splitlines()[0])
+    assert means == pytest.approx(downloaded, rel=1e-6)  # float32 from Parquet, beside its shortest JSON text
+    assert ast.literal_eval(python.stdout.splitlines()[1]) == pytest.approx(backtest["metrics"]["overall"])
 
 
 def test_spikes_are_marked_as_anomalies(live_server: ServerProcess, open_page: OpenPage, artifacts: Path) -> None:
-    """The built-in example has spikes at steps 120, 190 and 260 (hourly from 2025-03-01)."""
+    """The built-in example has spikes at steps 150, 200 and 260 (hourly from 2025-03-01):
+    the server's anomaly check flags them, and the page marks exactly what it flagged."""
     session = open_page(live_server)
     page = session.open()
     page.select_option("#example", "hourly-spikes")
-    session.forecast()
+    with page.expect_response("**/v1/anomalies?level=99*") as answer:
+        session.forecast()
+    flagged = [row["ds"] for row in answer.value.json()["rows"] if row["anomaly"]]
     note = page.locator("#anomaly-note").inner_text()
-    for spike in (r"2025-03-06(?![ \d])", "2025-03-08 22:00", "2025-03-11 20:00"):
-        assert re.search(spike, note), (spike, note)
+    assert note.startswith(f"{len(flagged)} of ")
+    for spike in ("2025-03-07T06:00:00", "2025-03-09T08:00:00", "2025-03-11T20:00:00"):
+        assert spike in flagged
+        assert spike.replace("T", " ")[:16] in note, (spike, note)
     colours, _ = chart_palette(page)
     marked = ink(page, {"anomaly": opaque(colours["anomaly"])})["anomaly"]
     assert marked.count > 3 * 20, marked  # three rings at least
@@ -186,7 +216,7 @@ def test_hover_shows_values_and_times_and_dragging_zooms(
     page.click("#zoom-forecast")
     assert _hover_time(page, 0.0)["Time"] > "2025-03-09"
 
-    page.click("summary:has-text('The same request with curl')")
+    page.click("summary:has-text('The same requests with curl')")
     page.click("button[data-copy='curl']")
     expect(page.locator("button[data-copy='curl']")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == page.locator("#curl").text_content()
@@ -206,7 +236,7 @@ def test_bad_input_shows_the_servers_problem_details(
     session = open_page(live_server)
     page = session.open()
     page.fill("#values", values)
-    with page.expect_response("**/v1/forecast/rolling") as answer:
+    with page.expect_response("**/v1/forecast/rolling?*") as answer:
         session.forecast()
     problem = answer.value.json()
     assert answer.value.status == 422
@@ -230,3 +260,20 @@ def test_a_file_the_page_cannot_read_says_why(live_server: ServerProcess, open_p
         "wide.csv has the columns a, b, c; give one column of numbers, or the columns unique_id, ds, y"
     )
     assert session.console_errors == []
+
+
+def test_a_backtest_the_server_refuses_leaves_the_forecast_and_says_why(
+    live_server: ServerProcess, open_page: OpenPage
+) -> None:
+    """130 values forecast fine with the small model (window 100), but 3 backtest windows
+    of 24 steps need more history: the forecast is drawn and the metrics say why not."""
+    session = open_page(live_server)
+    page = session.open()
+    page.fill("#values", ", ".join(str(v) for v in make_series(130, seed=4)))
+    with page.expect_response("**/v1/forecast/backtest?*") as refused:
+        session.forecast()
+    assert refused.value.status == 422
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#problem")).to_be_hidden()
+    expect(page.locator("#metrics caption")).to_have_text(f"No backtest: {refused.value.json()['detail']}")
+    assert [m.group(1) if (m := HTTP_ERROR.match(e)) else e for e in session.console_errors] == ["422"]

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.api import metrics
+from app.api import forecast_log, metrics
 from app.api.frame_requests import interval_spec, read_posted, rows_meta
 from app.api.frame_schemas import ForecastRowsRequest, RollingRowsOptions, RollingRowsRequest, RowsOptions
 from app.api.heavy import job_context, request_deadline
@@ -24,6 +24,7 @@ async def forecast_rows(request: Request, body: bytes) -> Response:
     forecaster = posted.model.forecaster
     count = len(posted.panel.names)
     metrics.count_forecast(forecaster.name, "one_step", count, count)
+    forecast_log.record(request, forecaster, "one_step", forecast_log.rows_forecasts(posted.panel, table, 1))
     meta = rows_meta(forecaster, posted.panel, posted.params.fill, None)
     return await run_in_threadpool(table_response, table, meta, posted.answer)
 
@@ -41,5 +42,8 @@ async def rolling_rows(request: Request, body: bytes) -> Response:
     forecaster = posted.model.forecaster
     count = len(posted.panel.names)
     metrics.count_forecast(forecaster.name, "rolling", count, count * params.horizon)
+    forecast_log.record(
+        request, forecaster, "rolling", forecast_log.rows_forecasts(posted.panel, table, params.horizon)
+    )
     meta = rows_meta(forecaster, posted.panel, params.fill, spec.method if spec.wanted else None)
     return await run_in_threadpool(table_response, table, meta, posted.answer)

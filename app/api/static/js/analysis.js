@@ -1,105 +1,97 @@
-// What the page asks the server and what it makes of the answers: the forecast with
-// its intervals, a backtest over several cut-offs, and anomalies among the history.
-// Everything is built on POST /v1/forecast/rolling, so it works on every server version.
+// What the page asks the server, and how it reads the answers. The series goes as
+// long-format rows (`unique_id, ds, y`: the form the Python client sends too) to three
+// endpoints: the forecast with its intervals, the backtest with its scores, and the
+// anomaly check. The options go in the query string, so the curl and Python the page
+// shows send the very same requests; every number shown is the server's.
 
-import { coverage, mae, naiveScale, quantile, rmse, smape } from "./metrics.js";
+import { parseTime } from "./calendar.js";
 
-/** Interval levels in percent -> the pair of quantile levels bounding each one. */
-export function levelQuantiles(levels) {
-  return levels.map((level) => {
-    const tail = Number(((100 - level) / 200).toFixed(6));
-    return { level, lo: tail, hi: Number((1 - tail).toFixed(6)) };
-  });
+/** The series as rows: `ds` is each value's time (ISO 8601, UTC) when the series has
+ * times, else its position 0, 1, ... */
+export function seriesRows(series) {
+  const ds = series.times
+    ? series.times.map((t) => t.toISOString().replace(/\.000Z$/, ""))
+    : series.values.map((_, i) => i);
+  return series.values.map((y, i) => ({ unique_id: series.id, ds: ds[i], y }));
 }
 
-function seriesBody(series, values, id) {
-  const body = { id, values };
-  if (series.start) body.start = series.start;
-  if (series.freq) body.freq = series.freq;
-  return body;
+function withModel(options, query) {
+  return options.model ? { ...query, model: options.model } : query;
 }
 
-function rollingBody(options, series) {
-  const body = { series, horizon: options.horizon, seed: options.seed };
-  if (options.model) body.model = options.model;
-  const quantiles = levelQuantiles(options.levels).flatMap((b) => [b.lo, b.hi]);
-  if (quantiles.length > 0) {
-    body.quantiles = [...new Set(quantiles)].sort((a, b) => a - b);
-    body.num_samples = options.numSamples;
-  }
-  return body;
+function intervalQuery(options) {
+  return options.levels.length ? { level: options.levels, num_samples: options.numSamples, seed: options.seed } : {};
 }
 
-/** The request for the series itself: the forecast, its intervals, and the in-sample
- * one-step forecasts (walk-forward) that anomalies are judged by. */
-export function forecastRequest(series, options) {
-  return { ...rollingBody(options, [seriesBody(series, series.values, series.id)]), walk_forward: true };
-}
-
-/** Backtest cut-offs, oldest first: the last `windows` stretches of `horizon` values,
- * each forecast from the values before it. Cut-offs with fewer than `window` values
- * before them are left out. */
-export function backtestCutoffs(length, window, horizon, windows) {
-  const cutoffs = [];
-  for (let k = windows; k >= 1; k -= 1) {
-    const cutoff = length - k * horizon;
-    if (cutoff >= window) cutoffs.push(cutoff);
-  }
-  return cutoffs;
-}
-
-/** One request forecasting from every cut-off, as one series each. */
-export function backtestRequest(series, options, cutoffs) {
-  return rollingBody(
-    options,
-    cutoffs.map((c) => seriesBody(series, series.values.slice(0, c), `cutoff-${c}`)),
-  );
-}
-
-/** The values of the quantile level `q` in a rolling answer (its keys are the server's
- * text of each level, so they are matched by value). */
-export function quantileValues(quantiles, q) {
-  const key = Object.keys(quantiles || {}).find((k) => Math.abs(Number(k) - q) < 1e-9);
-  return key === undefined ? null : quantiles[key];
-}
-
-/** MAE, RMSE, sMAPE, MASE and interval coverage of the backtest forecasts against
- * the actual values after each cut-off. */
-export function scoreBacktest(values, cutoffs, forecasts, options, season) {
-  const actual = [];
-  const predicted = [];
-  const bounds = levelQuantiles(options.levels).map((b) => ({ ...b, lower: [], upper: [] }));
-  cutoffs.forEach((cutoff, k) => {
-    const { mean, quantiles } = forecasts[k];
-    actual.push(...values.slice(cutoff, cutoff + options.horizon));
-    predicted.push(...mean);
-    for (const b of bounds) {
-      b.lower.push(...quantileValues(quantiles, b.lo));
-      b.upper.push(...quantileValues(quantiles, b.hi));
-    }
-  });
-  const scale = naiveScale(values.slice(0, cutoffs[0]), season);
-  return {
-    points: actual.length,
-    mae: mae(actual, predicted),
-    rmse: rmse(actual, predicted),
-    smape: smape(actual, predicted),
-    mase: mae(actual, predicted) / scale,
-    coverage: bounds.map((b) => ({ level: b.level, share: coverage(actual, b.lower, b.upper) })),
+/** The three requests, each a path and its query options; all carry the same rows.
+ * No backtest when no window is asked for. */
+export function plannedRequests(options, season) {
+  const requests = {
+    forecast: {
+      path: "v1/forecast/rolling",
+      query: withModel(options, { horizon: options.horizon, ...intervalQuery(options) }),
+    },
+    // Judged by the model's calibration residuals: checking every point against the
+    // series' own errors (conformal) calibrates on the anomalies too, and at 99% flags
+    // at most the few largest errors of a few hundred points.
+    anomalies: {
+      path: "v1/anomalies",
+      query: withModel(options, { level: options.anomalyLevel, interval_method: "paths" }),
+    },
   };
+  if (options.windows > 0) {
+    requests.backtest = {
+      path: "v1/forecast/backtest",
+      query: withModel(options, {
+        h: options.horizon,
+        n_windows: options.windows,
+        season_length: season,
+        ...intervalQuery(options),
+      }),
+    };
+  }
+  return requests;
 }
 
-/** Each in-sample point's one-step forecast, its interval at `level` percent from the
- * model's calibration residuals (those the server's simulated paths draw from), and
- * whether the actual value falls outside it. */
-export function findAnomalies(values, walkForward, residuals, level) {
-  const tail = (100 - level) / 200;
-  const below = quantile(residuals, tail);
-  const above = quantile(residuals, 1 - tail);
-  return walkForward.predictions.map((forecast, i) => {
-    const index = walkForward.first_index + i;
-    const lower = forecast + below;
-    const upper = forecast + above;
-    return { index, forecast, lower, upper, anomaly: values[index] < lower || values[index] > upper };
-  });
+/** A request's query string: lists as comma-separated values, as the server reads them. */
+export function queryString(query) {
+  return Object.entries(query)
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${encodeURIComponent(k)}=${Array.isArray(v) ? v.join(",") : encodeURIComponent(v)}`)
+    .join("&");
+}
+
+/** A function from an answer row's `ds` to its position in the history (undefined for
+ * a time the history does not hold, such as one the server filled in). */
+export function positionOf(series) {
+  if (!series.times) return (ds) => Number(ds);
+  const index = new Map(series.times.map((t, i) => [t.getTime(), i]));
+  return (ds) => index.get(parseTime(ds)?.getTime());
+}
+
+/** The interval bands of answer rows: per level, the lower and upper bound of each row. */
+export function bandsOf(rows, levels) {
+  return levels.map((level) => ({
+    level,
+    lo: rows.map((r) => r[`lo-${level}`]),
+    hi: rows.map((r) => r[`hi-${level}`]),
+  }));
+}
+
+/** The backtest's forecasts grouped by cut-off, oldest first: each cut-off's position
+ * (the first forecast step) and the forecast means. */
+export function backtestForecasts(rows, at) {
+  const groups = new Map();
+  for (const row of rows) {
+    if (!groups.has(row.cutoff)) groups.set(row.cutoff, { start: at(row.ds), mean: [] });
+    groups.get(row.cutoff).mean.push(row.mean);
+  }
+  return [...groups.values()].filter((g) => g.start !== undefined);
+}
+
+/** Each checked point of the anomaly answer: its position, one-step forecast and flag. */
+export function anomaliesOf(rows, at) {
+  return rows
+    .map((r) => ({ index: at(r.ds), forecast: r.mean, anomaly: r.anomaly }))
+    .filter((a) => a.index !== undefined);
 }

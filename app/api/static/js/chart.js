@@ -3,7 +3,6 @@
 // anomalies as marked points. Drag to zoom, double-click (or the buttons) to reset;
 // the legend shows every value and the timestamp under the cursor.
 
-import { quantileValues } from "./analysis.js";
 import { formatNumber } from "./dom.js";
 
 export const COLORS = {
@@ -32,23 +31,30 @@ function placed(length, start, values) {
 /** The backtest forecasts in one column, each after its cut-off. */
 function backtestColumn(result, total) {
   const out = column(total);
-  result.backtest.cutoffs.forEach((cutoff, k) =>
-    result.backtest.forecasts[k].mean.forEach((v, j) => {
-      out[cutoff + j] = v;
-    }),
-  );
+  for (const { start, mean } of result.backtest) {
+    mean.forEach((v, j) => {
+      out[start + j] = v;
+    });
+  }
+  return out;
+}
+
+/** The in-sample one-step forecasts the anomaly check made, at their positions. */
+function oneStepColumn(result, total) {
+  const out = column(total);
+  for (const a of result.anomalies) out[a.index] = a.forecast;
   return out;
 }
 
 /** Each interval level's upper and lower bound, starting from the last actual value. */
 function bandColumns(result, total) {
   const n = result.values.length;
-  const edge = (b, q, side) => [
+  const edge = (b, bound, side) => [
     `${b.level}% ${side}`,
     rgba(COLORS.band, 0.6),
-    placed(total, n - 1, [result.values[n - 1], ...quantileValues(result.forecast.quantiles, q)]),
+    placed(total, n - 1, [result.values[n - 1], ...bound]),
   ];
-  return [...result.bands]
+  return [...result.forecast.bands]
     .sort((a, b) => b.level - a.level)
     .flatMap((b) => [edge(b, b.hi, "upper"), edge(b, b.lo, "lower")]);
 }
@@ -59,16 +65,15 @@ export function chartColumns(result) {
   const n = result.values.length;
   const total = n + result.horizon;
   const x = Array.from({ length: total }, (_, i) => i);
-  const wf = result.walkForward;
   const columns = [
     ["History", COLORS.history, placed(total, 0, result.values)],
-    ["One-step forecast (in-sample)", COLORS.oneStep, placed(total, wf.first_index, wf.predictions)],
+    ["One-step forecast (in-sample)", COLORS.oneStep, oneStepColumn(result, total)],
     ["Backtest forecast", COLORS.backtest, backtestColumn(result, total)],
   ];
   // Series 0 is x: the band edges of level k are series first + 2k and first + 2k + 1.
   const first = columns.length + 1;
   const edges = bandColumns(result, total);
-  const bands = result.bands.map((_, k) => ({
+  const bands = result.forecast.bands.map((_, k) => ({
     series: [first + 2 * k, first + 2 * k + 1],
     fill: rgba(COLORS.band, BAND_ALPHA),
   }));
@@ -99,7 +104,7 @@ function drawMarkers(u, result) {
   ctx.setLineDash([5, 4]);
   ctx.lineWidth = Math.max(1, devicePixelRatio);
   for (const [at, color] of [
-    ...result.backtest.cutoffs.map((c) => [c, COLORS.cutoff]),
+    ...result.backtest.map((b) => [b.start, COLORS.cutoff]),
     [result.values.length, "#444"],
   ]) {
     const x = Math.round(u.valToPos(at - 0.5, "x", true));
@@ -162,7 +167,7 @@ export function drawChart(container, result, width) {
 /** Show the last stretch: the forecast and as much history again as it has steps (at least 3x). */
 export function zoomToForecast(chart, result) {
   const end = result.values.length + result.horizon - 1;
-  const span = Math.max(3 * result.horizon, (result.backtest.cutoffs.length + 1) * result.horizon + result.horizon);
+  const span = Math.max(3 * result.horizon, (result.backtest.length + 1) * result.horizon + result.horizon);
   chart.setScale("x", { min: Math.max(0, end - span), max: end });
 }
 

@@ -1,35 +1,34 @@
-// The answer as a CSV file, and the request as a curl command and a Python call
-// that anyone can copy and run against the same server.
+// The answer as a CSV file, and the page's requests as curl commands and as calls of
+// the Python client (app.client) that anyone can copy and run against the same server.
 
-import { quantileValues } from "./analysis.js";
+import { queryString } from "./analysis.js";
 
 const csvField = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
 
-/** The forecast in long format: unique_id, ds, step, mean and lo-/hi- per level. */
-export function forecastCsv(result) {
-  const levels = [...result.bands].sort((a, b) => a.level - b.level);
-  const header = ["unique_id", "ds", "step", "mean", ...levels.flatMap((b) => [`lo-${b.level}`, `hi-${b.level}`])];
-  const rows = result.forecast.mean.map((mean, i) => [
-    result.seriesId,
-    result.forecast.timestamps ? result.forecast.timestamps[i] : "",
-    i + 1,
-    mean,
-    ...levels.flatMap((b) => [
-      quantileValues(result.forecast.quantiles, b.lo)[i],
-      quantileValues(result.forecast.quantiles, b.hi)[i],
-    ]),
-  ]);
-  return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
+/** Answer rows as CSV, with the server's columns in its order (unique_id, ds, mean, lo-/hi-). */
+export function forecastCsv(rows) {
+  const header = Object.keys(rows[0]);
+  const lines = [header, ...rows.map((r) => header.map((k) => r[k]))];
+  return lines.map((line) => line.map(csvField).join(",")).join("\n") + "\n";
 }
 
 const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
+const ORDER = ["forecast", "backtest", "anomalies"];
 
-/** curl for the same request; the key, if any, comes from $RNNCAST_API_KEY. */
-export function curlCommand(url, body, withKey) {
-  const lines = [`curl -s ${url}`, "-H 'Content-Type: application/json'"];
-  if (withKey) lines.push('-H "Authorization: Bearer $RNNCAST_API_KEY"');
-  lines.push(`-d ${shellQuote(JSON.stringify(body))}`);
-  return lines.join(" \\\n  ");
+/** curl for each request: the rows written once to rows.json, then one POST per
+ * endpoint with its options in the query string; the key, if any, from $RNNCAST_API_KEY. */
+export function curlCommands(base, requests, body, withKey) {
+  const rows = body.rows.map((r) => JSON.stringify(r)).join(",\n");
+  const file = `cat > rows.json <<'EOF'\n{"rows": [\n${rows}\n]}\nEOF`;
+  const posts = ORDER.filter((name) => requests[name]).map((name) => {
+    const { path, query } = requests[name];
+    const lines = [`curl -s -w '\\n' ${shellQuote(`${base}${path}?${queryString(query)}`)}`];
+    lines.push("-H 'Content-Type: application/json'");
+    if (withKey) lines.push('-H "Authorization: Bearer $RNNCAST_API_KEY"');
+    lines.push("--data-binary @rows.json");
+    return lines.join(" \\\n  ");
+  });
+  return [file, ...posts].join("\n");
 }
 
 /** A JSON value as a Python literal (True/False/None; strings in JSON's escaping, which Python reads too). */
@@ -45,16 +44,40 @@ export function pythonLiteral(value) {
   return JSON.stringify(value);
 }
 
-/** The same request from Python with httpx (what the README's examples use). */
-export function pythonCall(url, body, withKey) {
-  const headers = withKey ? ', headers={"Authorization": f"Bearer {os.environ[\'RNNCAST_API_KEY\']}"}' : "";
+/** Keyword arguments of a client call: the query's options, except those given positionally. */
+function keywords(query, positional) {
+  return Object.entries(query)
+    .filter(([k, v]) => !positional.includes(k) && v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `, ${k}=${pythonLiteral(v)}`)
+    .join("");
+}
+
+/** The same requests through the Python client: the rows as a DataFrame, one call each. */
+export function clientCall(base, requests, body, withKey) {
+  const dated = typeof body.rows[0]?.ds === "string";
+  const rows = body.rows.map((r) => `    (${[r.unique_id, r.ds, r.y].map(pythonLiteral).join(", ")}),`);
+  const key = withKey ? ', api_key=os.environ["RNNCAST_API_KEY"]' : "";
+  const { forecast, backtest, anomalies } = requests;
+  const calls = [
+    `    forecast = client.forecast(df, h=${forecast.query.horizon}${keywords(forecast.query, ["horizon"])})`,
+    ...(backtest ? [`    backtest = client.backtest(df${keywords(backtest.query, [])})`] : []),
+    `    anomalies = client.detect_anomalies(df${keywords(anomalies.query, [])})`,
+  ];
   return [
-    withKey ? "import os\n\nimport httpx" : "import httpx",
+    ...(withKey ? ["import os", ""] : []),
+    "import pandas as pd",
     "",
-    `body = ${pythonLiteral(body)}`,
-    `response = httpx.post("${url}", json=body${headers}, timeout=60)`,
-    'response.raise_for_status()  # errors are problem+json: response.json()["detail"]',
-    'forecast = response.json()["forecasts"][0]',
-    'print(forecast["mean"])',
+    "from app.client import Client  # rnncast's client extra",
+    "",
+    "rows = [",
+    ...rows,
+    "]",
+    'df = pd.DataFrame(rows, columns=["unique_id", "ds", "y"])',
+    ...(dated ? ['df["ds"] = pd.to_datetime(df["ds"])'] : []),
+    `with Client(${pythonLiteral(base.replace(/\/$/, ""))}${key}) as client:`,
+    ...calls,
+    'print(forecast["mean"].tolist())',
+    ...(backtest ? ["print(backtest.overall)"] : []),
+    'print(anomalies[anomalies["anomaly"]])',
   ].join("\n");
 }

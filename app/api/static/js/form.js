@@ -2,7 +2,7 @@
 // and the options of the forecast. Choosing an example or a file's series fills the
 // values, start and frequency fields, which stay the one source of what is sent.
 
-import { formatTime, FREQ_CODES, stepTimes } from "./calendar.js";
+import { formatTime, FREQ_CODES, parseTime, stepTimes } from "./calendar.js";
 import { el } from "./dom.js";
 import { EXAMPLES, exampleSeries, FileFormatError, parseNumbers, seriesFromCsv } from "./series.js";
 
@@ -70,13 +70,15 @@ export function setUpForm(onError) {
   }
 }
 
-/** The series as the form describes it: id, values, start, freq and history labels. */
+/** The series as the form describes it: id, values, start, freq, the times of the
+ * values (Dates, when a file's ds or the start and frequency give them) and labels. */
 export function readSeries() {
   const values = parseNumbers($("values").value);
   const start = $("start").value.trim();
   const freq = $("freq").value;
-  const times = labels ?? stepTimes(start, freq, values.length)?.map(formatTime) ?? null;
-  return { id: seriesId, values, start, freq, labels: times };
+  const parsed = labels ? labels.map(parseTime) : stepTimes(start, freq, values.length);
+  const times = parsed && parsed.every((t) => t !== null) ? parsed : null;
+  return { id: seriesId, values, start, freq, times, labels: labels ?? times?.map(formatTime) ?? null };
 }
 
 function number(id, label, { min, max, integer = false }) {

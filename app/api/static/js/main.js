@@ -1,14 +1,16 @@
 // The forecast page: loads the models, asks for an API key when the server wants one,
-// runs the forecast, backtest and anomaly check, and shows problems as readable messages.
+// asks the server for the forecast, backtest and anomaly check, and shows problems as
+// readable messages.
 
 import { ApiProblem, apiKey, getJson, readiness, setApiKey } from "./api.js";
 import {
-  backtestCutoffs,
-  backtestRequest,
-  findAnomalies,
-  forecastRequest,
-  levelQuantiles,
-  scoreBacktest,
+  anomaliesOf,
+  backtestForecasts,
+  bandsOf,
+  plannedRequests,
+  positionOf,
+  queryString,
+  seriesRows,
 } from "./analysis.js";
 import { el } from "./dom.js";
 import { readOptions, readSeries, setUpForm } from "./form.js";
@@ -65,24 +67,30 @@ async function loadModels() {
   if (chosen) select.value = chosen;
 }
 
-/** The backtest's forecasts and scores; none when no cut-off has enough history. */
-async function runBacktest(series, options, model) {
-  const cutoffs = backtestCutoffs(series.values.length, model?.window ?? Infinity, options.horizon, options.windows);
-  if (cutoffs.length === 0) return { backtest: { cutoffs: [], forecasts: [] }, scores: null };
-  const answer = await getJson("v1/forecast/rolling", backtestRequest(series, options, cutoffs));
-  const season = model?.metadata ? (seasonOf(model.metadata) ?? 1) : 1;
-  return {
-    backtest: { cutoffs, forecasts: answer.forecasts },
-    scores: scoreBacktest(series.values, cutoffs, answer.forecasts, options, season),
-  };
+/** Send one planned request with the series' rows. A backtest or anomaly check the
+ * server refuses (422: too short a history for it, say) leaves its part of the page
+ * empty with the server's reason; the forecast itself must succeed. */
+async function ask(request, body, optional = false) {
+  try {
+    return { answer: await getJson(`${request.path}?${queryString(request.query)}`, body) };
+  } catch (problem) {
+    if (!optional || problem.status !== 422) throw problem;
+    return { refused: problem.detail };
+  }
 }
 
-function anomaliesOf(series, walkForward, model, level) {
-  const residuals = model?.metadata?.calibration?.residuals ?? [];
-  if (residuals.length === 0) {
-    return { anomalies: [], note: "No anomaly check: the model records no calibration residuals." };
-  }
-  const anomalies = findAnomalies(series.values, walkForward, residuals, level);
+function backtestPart(outcome, at, options) {
+  if (!outcome) return { backtest: [], scores: null, note: "No backtest (set backtest windows above 0)." };
+  if (outcome.refused) return { backtest: [], scores: null, note: `No backtest: ${outcome.refused}` };
+  const { rows, metrics } = outcome.answer;
+  const backtest = backtestForecasts(rows, at);
+  const note = `Backtest: ${backtest.length} cut-offs × ${options.horizon} steps (${metrics.overall.points} points)`;
+  return { backtest, scores: metrics.overall, note };
+}
+
+function anomalyPart(outcome, at, series, level) {
+  if (outcome.refused) return { anomalies: [], note: `No anomaly check: ${outcome.refused}` };
+  const anomalies = anomaliesOf(outcome.answer.rows, at);
   const flagged = anomalies.filter((a) => a.anomaly).map((a) => series.labels?.[a.index] ?? `step ${a.index}`);
   const note =
     `${flagged.length} of ${anomalies.length} in-sample points lie outside ` +
@@ -94,27 +102,32 @@ function anomaliesOf(series, walkForward, model, level) {
 async function forecast() {
   const series = readSeries();
   const options = readOptions();
-  const request = forecastRequest(series, options);
-  const answer = await getJson("v1/forecast/rolling", request);
-  const model = models.find((m) => m.name === answer.model.name);
-  const [first] = answer.forecasts;
-  const { backtest, scores } = await runBacktest(series, options, model);
-  const { anomalies, note } = anomaliesOf(series, first.walk_forward, model, options.anomalyLevel);
+  const model = models.find((m) => m.name === options.model);
+  const requests = plannedRequests(options, model?.metadata ? (seasonOf(model.metadata) ?? 1) : 1);
+  const body = { rows: seriesRows(series) };
+  const { answer } = await ask(requests.forecast, body);
+  const [backtested, checked] = await Promise.all([
+    requests.backtest ? ask(requests.backtest, body, true) : null,
+    ask(requests.anomalies, body, true),
+  ]);
+  const at = positionOf(series);
+  const { backtest, scores, note: backtestNote } = backtestPart(backtested, at, options);
+  const { anomalies, note } = anomalyPart(checked, at, series, options.anomalyLevel);
   const result = {
     seriesId: series.id,
     values: series.values,
     horizon: options.horizon,
     model: answer.model,
-    labels: axisLabels(series, first.timestamps, options.horizon),
-    bands: levelQuantiles(options.levels),
-    forecast: first,
-    walkForward: first.walk_forward,
+    labels: axisLabels(series, answer.rows, options.horizon),
+    forecast: { rows: answer.rows, mean: answer.rows.map((r) => r.mean), bands: bandsOf(answer.rows, options.levels) },
     backtest,
+    scores,
+    backtestNote,
     anomalies,
     anomalyLevel: options.anomalyLevel,
     anomalyNote: note,
   };
-  showResult(result, request, scores, Boolean(apiKey()));
+  showResult(result, requests, body, Boolean(apiKey()));
   $("result-title").focus(); // the answer is below the form: take the reader there
 }
 

@@ -1,59 +1,56 @@
-// The answer on the page: chart, metrics beside it, the values as a table, the CSV
-// download, and the request as curl and Python.
+// The answer on the page: chart, the backtest's metrics beside it, the values as a
+// table, the CSV download, and the requests as curl and Python client calls.
 
 import { drawChart, zoomToAll, zoomToForecast } from "./chart.js";
 import { el, formatNumber } from "./dom.js";
-import { curlCommand, forecastCsv, pythonCall } from "./export.js";
-import { quantileValues } from "./analysis.js";
+import { clientCall, curlCommands, forecastCsv } from "./export.js";
 import { formatTime, parseTime } from "./calendar.js";
 
 const $ = (id) => document.getElementById(id);
 let chart = null;
 let downloadUrl = null;
 
-/** Time labels for every point of the chart: the history's, then the forecast's. */
-export function axisLabels(series, timestamps, horizon) {
+/** Time labels for every point of the chart: the history's, then the forecast rows'. */
+export function axisLabels(series, forecastRows, horizon) {
   const history = series.labels ?? series.values.map((_, i) => `step ${i}`);
-  const ahead = timestamps
-    ? timestamps.map((t) => (parseTime(t) ? formatTime(parseTime(t)) : t))
+  const ahead = series.times
+    ? forecastRows.map((r) => (parseTime(r.ds) ? formatTime(parseTime(r.ds)) : String(r.ds)))
     : Array.from({ length: horizon }, (_, i) => `+${i + 1}`);
   return [...history, ...ahead];
 }
 
-function metricsTable(scores, result) {
-  const rows = [];
-  if (scores) {
-    rows.push(["MAE", scores.mae], ["RMSE", scores.rmse], ["sMAPE (%)", scores.smape], ["MASE", scores.mase]);
-    rows.push(
-      ...scores.coverage.map((c) => [`Coverage of the ${c.level}% interval`, `${(100 * c.share).toFixed(1)}%`]),
-    );
-  }
-  const wf = result.walkForward;
-  rows.push(["In-sample one-step MAE", wf.mae], ["In-sample one-step RMSE", wf.rmse]);
-  const caption = scores
-    ? `Backtest: ${result.backtest.cutoffs.length} cut-offs × ${result.horizon} steps (${scores.points} points)`
-    : "No backtest (set backtest windows above 0, with enough history before each cut-off)";
+/** The backtest's overall scores as the server computed them. */
+function metricsTable(result) {
+  const scores = result.scores;
+  const rows = scores
+    ? [
+        ["MAE", scores.mae],
+        ["RMSE", scores.rmse],
+        ["sMAPE (%)", scores.smape],
+        ["MASE", scores.mase],
+        ...result.forecast.bands.map((b) => [`Coverage of the ${b.level}% interval`, scores[`coverage-${b.level}`]]),
+      ]
+    : [];
+  const cell = (name, v) =>
+    v === null || v === undefined ? "n/a" : name.startsWith("Coverage") ? `${v.toFixed(1)}%` : formatNumber(v);
   $("metrics").replaceChildren(
-    el("caption", {}, caption),
+    el("caption", {}, result.backtestNote),
     el(
       "tbody",
       {},
-      ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, formatNumber(v)))),
+      ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, cell(k, v)))),
     ),
   );
 }
 
 function forecastTable(result) {
-  const bands = [...result.bands].sort((a, b) => a.level - b.level);
+  const bands = [...result.forecast.bands].sort((a, b) => a.level - b.level);
   const head = ["Time", "Mean", ...bands.flatMap((b) => [`${b.level}% low`, `${b.level}% high`])];
   const n = result.values.length;
   const rows = result.forecast.mean.map((mean, i) => [
     result.labels[n + i],
     mean,
-    ...bands.flatMap((b) => [
-      quantileValues(result.forecast.quantiles, b.lo)[i],
-      quantileValues(result.forecast.quantiles, b.hi)[i],
-    ]),
+    ...bands.flatMap((b) => [b.lo[i], b.hi[i]]),
   ]);
   $("forecast-table").replaceChildren(
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
@@ -62,29 +59,23 @@ function forecastTable(result) {
 }
 
 function summary(result, flagged) {
-  const bands = result.bands.map((b) => `${b.level}%`).join(" and ");
+  const bands = result.forecast.bands.map((b) => `${b.level}%`).join(" and ");
   return (
     `${result.values.length} values of ${result.seriesId}, forecast ${result.horizon} steps ahead by model ` +
     `${result.model.name} (version ${result.model.version})${bands ? ` with ${bands} intervals` : ""}; ` +
-    `${result.backtest.cutoffs.length} backtest cut-offs; ${flagged} anomalies at the ${result.anomalyLevel}% level.`
+    `${result.backtest.length} backtest cut-offs; ${flagged} anomalies at the ${result.anomalyLevel}% level.`
   );
 }
 
 function download(result) {
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = URL.createObjectURL(new Blob([forecastCsv(result)], { type: "text/csv" }));
+  downloadUrl = URL.createObjectURL(new Blob([forecastCsv(result.forecast.rows)], { type: "text/csv" }));
   $("download").href = downloadUrl;
   $("download").download = `forecast-${result.seriesId}.csv`;
 }
 
-function snippets(request, withKey) {
-  const url = new URL("v1/forecast/rolling", document.baseURI).href;
-  $("curl").textContent = curlCommand(url, request, withKey);
-  $("python").textContent = pythonCall(url, request, withKey);
-}
-
-/** Show a result; `request` is the forecast request as sent, `scores` the backtest's. */
-export function showResult(result, request, scores, withKey) {
+/** Show a result; `requests` and `body` are what was sent (shown as curl and Python). */
+export function showResult(result, requests, body, withKey) {
   $("result").hidden = false;
   const flagged = result.anomalies.filter((a) => a.anomaly).length;
   const text = summary(result, flagged);
@@ -96,11 +87,13 @@ export function showResult(result, request, scores, withKey) {
   chart.root.querySelector(".u-wrap").setAttribute("aria-label", `Chart: ${text}`);
   $("zoom-forecast").onclick = () => zoomToForecast(chart, result);
   $("zoom-all").onclick = () => zoomToAll(chart, result);
-  metricsTable(scores, result);
+  metricsTable(result);
   $("anomaly-note").textContent = result.anomalyNote;
   forecastTable(result);
   download(result);
-  snippets(request, withKey);
+  const base = new URL(".", document.baseURI).href;
+  $("curl").textContent = curlCommands(base, requests, body, withKey);
+  $("python").textContent = clientCall(base, requests, body, withKey);
 }
 
 /** Follow the width of the chart's box (phone rotation, window resizing). */

@@ -101,9 +101,9 @@ function random(seed) {
 }
 
 const round = (x) => Math.round(x * 1000) / 1000;
-const SPIKES = [120, 190, 260];
+const SPIKES = [150, 200, 260];
 
-/** Built-in examples, each long enough for a model with a 100-value window plus backtests. */
+/** Built-in examples, each long enough for a model with a 128-value window plus backtests. */
 export const EXAMPLES = {
   "noisy-sine": {
     label: "Daily, noisy sine (the shipped model's kind of data)",
