@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=5.0, ge=0.0)
     """After SIGTERM, seconds to keep serving while readiness reports 503, before closing."""
     graceful_timeout_s: int = Field(default=20, ge=1)
-    """After draining, how long in-flight requests may take before the process exits anyway."""
+    """After draining, how long in-flight requests may take before the process exits
+    anyway; those still running then are answered 503."""
     reload_interval_s: float = Field(default=0.0, ge=0.0)
     """Poll model files this often and hot-reload changed ones; 0 = never."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
