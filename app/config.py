@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     num_threads: int = Field(default=1, ge=0, le=256)
     """Torch intra-op threads per worker; 0 = the cores this process may use / workers.
-    1 measures best under load on 1 and 2 CPUs per worker (bench/THREADS.md)."""
+    1 measures best under load on 1 and 2 CPUs per worker (bench/HOSTILE.md)."""
     max_batch_size: int = Field(default=256, ge=1, le=65536)
     """Most series rows gathered into one forward pass by the dynamic batcher."""
     max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
