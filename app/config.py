@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     num_threads: int = Field(default=1, ge=0, le=256)
     """Torch intra-op threads per worker; 0 = the cores this process may use / workers.
-    1 measures best under load on 1 and 2 CPUs per worker (bench/THREADS.md)."""
+    1 measures best under load on 1 and 2 CPUs per worker (bench/HOSTILE.md)."""
     max_batch_size: int = Field(default=256, ge=1, le=65536)
     """Most series rows gathered into one forward pass by the dynamic batcher."""
     max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=5.0, ge=0.0)
     """After SIGTERM, seconds to keep serving while readiness reports 503, before closing."""
     graceful_timeout_s: int = Field(default=20, ge=1)
-    """After draining, how long in-flight requests may take before the process exits anyway."""
+    """After draining, how long in-flight requests may take before the process exits
+    anyway; those still running then are answered 503."""
     reload_interval_s: float = Field(default=0.0, ge=0.0)
     """Poll model files this often and hot-reload changed ones; 0 = never."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

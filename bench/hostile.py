@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-VALUES = [round(float(np.sin(0.02 * t) + 1), 4) for t in range(100)]
+VALUES = [round(float(np.sin(0.02 * t) + 1), 4) for t in range(160)]  # the model's window is 128
 LIGHT = {"series": [{"values": VALUES}]}
 # 1,000 series x horizon 4,000: 4M rows, within the default budget.
 HEAVY = {"series": [{"values": VALUES}] * 1000, "horizon": 4000}
@@ -32,10 +32,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(app_dir: Path, cpus: str) -> tuple[subprocess.Popen[bytes], str]:
+def start(app_dir: Path, cpus: str, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``rnncast serve`` from ``app_dir`` pinned to ``cpus``, default settings unless
+    ``settings`` (RNNCAST_* variables) says otherwise; returns it once ready."""
     port = free_port()
     env = {**os.environ, "RNNCAST_PORT": str(port), "RNNCAST_MODEL_DIR": str(REPO / "models"),
-           "PYTHONPATH": str(app_dir)}
+           "PYTHONPATH": str(app_dir), **(settings or {})}
     proc = subprocess.Popen(["taskset", "-c", cpus, sys.executable, "-m", "app.cli", "serve"], cwd=app_dir, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

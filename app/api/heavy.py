@@ -42,5 +42,8 @@ async def job_context(request: Request) -> AsyncIterator[JobContext]:
     watcher = asyncio.ensure_future(_cancel_on_disconnect(request, context.token))
     try:
         yield context
+    except asyncio.CancelledError:  # the server stops waiting (shutdown): so does the job
+        context.token.cancel()
+        raise
     finally:
         watcher.cancel()

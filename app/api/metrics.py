@@ -8,8 +8,9 @@ worker then writes its samples there and a scrape of any worker aggregates all.
 from __future__ import annotations
 
 import functools
+import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -156,13 +157,51 @@ def _readiness(ready: bool) -> bytes:
     return generate_latest(registry)
 
 
+class _WorkerFiles(multiprocess.MultiProcessCollector):
+    """prometheus_client's collector, reading only the sample files it can trust.
+
+    A worker creates its file and sizes it in two steps, so a scrape can find it at
+    0 bytes and fail with a 500 (prometheus/client_python#1199); a worker killed in
+    that window leaves it empty for good. Such a file holds no samples yet: skip it
+    (files never shrink, so one seen non-empty stays readable). A dead worker's
+    ``live*`` gauges (requests in flight) would keep its last value forever: skip them
+    too, as the library's ``mark_process_dead`` would, without deleting anything.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        paths = glob.glob(os.path.join(self._path, "*.db"))
+        merged: Iterable[Metric] = self.merge(  # type: ignore[no-untyped-call]
+            [p for p in paths if _holds_samples(p)], accumulate=True)
+        return merged
+
+
+def _holds_samples(path: str) -> bool:
+    name = os.path.basename(path)
+    if name.startswith("gauge_live") and not _alive(int(name.rsplit("_", 1)[1].removesuffix(".db"))):
+        return False
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # removed since the directory was listed
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
 def render(ready: bool) -> tuple[bytes, str]:
     """The exposition text, aggregated over worker processes when there are several,
     and ``rnncast_ready``: the readiness of the worker answering this scrape, as its
     /health/ready would answer a probe that lands on it."""
     if MULTIPROC_ENV in os.environ:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        _WorkerFiles(registry)  # type: ignore[no-untyped-call]
     else:
         registry = REGISTRY
     return generate_latest(registry) + _readiness(ready), CONTENT_TYPE_LATEST

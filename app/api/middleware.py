@@ -3,6 +3,7 @@ deadline, body size limit, metrics and one JSON log line per request."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import re
@@ -90,7 +91,7 @@ class RequestMiddleware:
         state["deadline"] = Deadline(time.monotonic() + self.timeout)
         status = 500
         id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
-        finished = False
+        finished = responding = False
 
         def finish(final_status: int) -> None:
             """Count and log the request once, before its last bytes go out: a client
@@ -102,9 +103,9 @@ class RequestMiddleware:
                 self._record(scope, state, final_status, time.perf_counter() - started)
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responding
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responding = message["status"], True
                 message["headers"] = [*message.get("headers", []), id_header]
             elif not message.get("more_body", False):
                 finish(status)
@@ -122,6 +123,20 @@ class RequestMiddleware:
                 await self._answer(endpoint, scope, receive, send, id_header, finish)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request's task: one still running when a shutdown's
+            # graceful timeout ends. Answered 503 (when nothing went out yet) rather than
+            # re-raised, which uvicorn would log as a traceback and answer 500.
+            logger.warning("request cancelled by shutdown",
+                           extra={"request_id": request_id, "path": scope["path"]})
+            if not (finished or responding):
+                status = 503
+                response = problem_response(
+                    scope["path"], 503, "shutting-down", "Server shutting down",
+                    "the server stopped before this request finished; retry it",
+                    headers={"Retry-After": "1"},
+                )
+                await response(scope, receive, send_with_id)
         finally:
             finish(status)  # no answer went out (an error, or the client left)
 

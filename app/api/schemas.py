@@ -11,10 +11,18 @@ import math
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, JsonValue, model_validator
+from pydantic_core import core_schema
 
 # Strict: a JSON number only (an integer literal is a number too); "5" and true are refused.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# A series' values, validated as a list (its rules and error messages) and held as a
+# tuple: the garbage collector stops tracking a tuple of floats, while every pass over
+# a list of them visits each value. 8 MiB of series held as lists made each full
+# collection, on the event loop, several times longer (bench/HOSTILE.md, big bodies).
+SeriesValues = Annotated[tuple[FiniteFloat, ...], GetPydanticSchema(
+    lambda _type, handler: core_schema.no_info_after_validator_function(
+        tuple, handler(list[FiniteFloat]), serialization=core_schema.plain_serializer_function_ser_schema(list)))]
 Level = Annotated[float, Field(gt=0.0, lt=100.0, strict=True)]
 Quantile = Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]
 
@@ -30,7 +38,7 @@ class SeriesIn(_Wire):
     """One series to forecast."""
 
     id: str | None = Field(None, max_length=256, description="Your label, echoed back.", examples=["sensor-7"])
-    values: list[FiniteFloat] = Field(
+    values: SeriesValues = Field(
         ...,
         min_length=1,
         description="Observed values, oldest first, finite numbers. At least the model's "

@@ -4,6 +4,7 @@ the full parse when they hold too many series or values."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import orjson
@@ -70,3 +71,12 @@ def test_errors_outside_the_list_are_the_whole_parse_errors() -> None:
 def test_other_shapes_get_the_whole_parse_answer(body: bytes) -> None:
     with pytest.raises(ValidationError):
         parse(body)
+
+
+def test_parsed_values_are_not_tracked_by_the_garbage_collector() -> None:
+    """Each full collection on the event loop would otherwise visit every posted value."""
+    parsed = parse(big([{"values": [float(i)] * 200} for i in range(400)]))
+    assert isinstance(parsed, RollingRequest)
+    values = parsed.series[-1].values
+    gc.collect()
+    assert values == (399.0,) * 200 and not gc.is_tracked(values)

@@ -86,6 +86,20 @@ def test_promtool_accepts_a_multiprocess_scrape(model_dir: Path, tmp_path: Path)
         assert _counter(text, "rnncast_requests_total", FORECAST) == 2
 
 
+@pytest.mark.slow
+def test_a_multiprocess_scrape_survives_a_worker_file_not_yet_sized(model_dir: Path, tmp_path: Path) -> None:
+    """A worker's sample file exists empty for a moment after it is created (for good if
+    the worker is killed then); that used to fail every scrape with a 500."""
+    with run_server(model_dir, tmp_path, env={"TMPDIR": str(tmp_path)}, args=["--workers", "2"]) as server:
+        (metrics_dir,) = tmp_path.glob("rnncast-metrics-*")
+        (metrics_dir / "histogram_4194000.db").touch()
+        _forecast(server, 2)
+        for _ in range(4):  # a scrape may land on either worker
+            scrape = httpx.get(f"{server.url}/metrics", timeout=10)
+            assert scrape.status_code == 200, scrape.text
+            assert _counter(scrape.text, "rnncast_requests_total", FORECAST) == 2
+
+
 @pytest.fixture
 def prometheus(live_server: ServerProcess, tmp_path: Path) -> Iterator[str]:
     """A real Prometheus on a loopback port scraping the live server; yields its URL."""

@@ -5,6 +5,7 @@ bounded; nothing here asserts a latency, only what was answered and in which ord
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -155,3 +156,29 @@ def test_a_v2_client_leaving_mid_body_is_a_499_without_a_traceback(server: Serve
     assert count(metric_samples(server.url), "rnncast_requests_total",
                  route="/v2/models/{name}/infer", status="499") == 1
     assert "Traceback" not in server.log()
+
+
+def test_requests_cut_off_by_the_graceful_timeout_get_a_clean_503(model_dir: Path, tmp_path: Path) -> None:
+    """Requests still running when the graceful timeout ends (here: still waiting for
+    their bodies) are answered 503 and logged and counted as such, without a traceback;
+    one route the middleware answers itself, one through the framework."""
+    env = {**ENV, "RNNCAST_GRACEFUL_TIMEOUT_S": "1"}
+    routes = ("/v1/forecast", "/v2/models/default/infer")
+    with run_server(model_dir, tmp_path, env=env) as server:
+        socks = [socket.create_connection(("127.0.0.1", server.port), timeout=15) for _ in routes]
+        for sock, route in zip(socks, routes, strict=True):
+            sock.sendall(f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: 1000\r\n\r\n{{".encode())
+        time.sleep(0.5)  # both requests are running
+        assert server.terminate() == 0
+        answers = []
+        for sock in socks:
+            with sock:
+                answers.append(sock.recv(65536))
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 503 Service Unavailable"] * 2
+    assert b"urn:rnncast:problem:shutting-down" in answers[0]
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    logged = {line["path"]: line["status"] for line in lines if line["msg"] == "request" and line["path"] in routes}
+    assert logged == dict.fromkeys(routes, 503)
