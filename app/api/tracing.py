@@ -110,8 +110,9 @@ def install(provider: TracerProvider | None) -> None:
 
 
 def span(name: str) -> AbstractContextManager[object]:
-    """A child span of the current one around a step of a request; nothing when off."""
-    if _tracer is None:
+    """A child span of the current one around a step of a request; nothing when off or
+    when the request is not sampled (its children would be dropped anyway)."""
+    if _tracer is None or not trace.get_current_span().is_recording():
         return _OFF
     return _tracer.start_as_current_span(name)
 
