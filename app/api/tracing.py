@@ -30,6 +30,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from starlette.types import Scope
 
@@ -117,15 +118,26 @@ def span(name: str) -> AbstractContextManager[object]:
     return _tracer.start_as_current_span(name)
 
 
+class _HeadersGetter(Getter[list[tuple[bytes, bytes]]]):
+    """Reads the ASGI header list in place: a propagator asks for two or three
+    headers, so decoding them all first would cost more than the lookups."""
+
+    def get(self, carrier: list[tuple[bytes, bytes]], key: str) -> list[str] | None:
+        name = key.lower().encode("latin-1")  # ASGI header names are lower case
+        return [value.decode("latin-1") for header, value in carrier if header == name] or None
+
+    def keys(self, carrier: list[tuple[bytes, bytes]]) -> list[str]:
+        return [header.decode("latin-1") for header, _ in carrier]
+
+
+_HEADERS = _HeadersGetter()
+
+
 class RequestSpan:
     """The server span of one HTTP request, current while the request runs."""
 
     def __init__(self, tracer: trace.Tracer, scope: Scope) -> None:
-        carrier: dict[str, str] = {}
-        for key, value in scope["headers"]:
-            name = key.decode("latin-1")
-            carrier[name] = f"{carrier[name]},{value.decode('latin-1')}" if name in carrier else value.decode("latin-1")
-        parent = propagate.extract(carrier)
+        parent = propagate.extract(scope["headers"], getter=_HEADERS)
         self.method = scope["method"]
         self._span = tracer.start_span(self.method, parent, SpanKind.SERVER, {
             "http.request.method": self.method,
@@ -139,12 +151,13 @@ class RequestSpan:
 
     def end(self, status: int, route: str, request_id: str) -> None:
         """Name the span by its route (known only once routed) and end it."""
-        self._span.update_name(f"{self.method} {route}")
-        self._span.set_attributes({
-            "http.route": route, "http.response.status_code": status, "rnncast.request_id": request_id,
-        })
-        if status >= 500:
-            self._span.set_status(Status(StatusCode.ERROR))
+        if self._span.is_recording():
+            self._span.update_name(f"{self.method} {route}")
+            self._span.set_attributes({
+                "http.route": route, "http.response.status_code": status, "rnncast.request_id": request_id,
+            })
+            if status >= 500:
+                self._span.set_status(Status(StatusCode.ERROR))
         self._span.end()
 
     def detach(self) -> None:
