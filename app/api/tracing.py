@@ -6,7 +6,7 @@ The span tree of a request (README, "Tracing")::
       parse                      the body read into the request model
       queue wait                 in the model's batcher, until its batch left the queue
       batch                      (in the trace of the first sampled request it served;
-        forward pass              links to every request; rows and requests counted)
+        forward pass              links to each sampled one; rows and requests counted)
       job                        a heavy job (rolling, backtest, anomalies) on its lane
         lane wait                 waiting for the lane
         chunk                     each bounded chunk of the job (the first MAX_CHUNK_SPANS)
@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
@@ -170,11 +170,14 @@ def start_request(scope: Scope) -> RequestSpan | None:
     return None if _tracer is None else RequestSpan(_tracer, scope)
 
 
-def _context_of(caller: object) -> context.Context | None:
-    """A context whose current span is the captured ``caller``, if that was sampled."""
-    if isinstance(caller, SpanContext) and caller.trace_flags.sampled:
-        return trace.set_span_in_context(NonRecordingSpan(caller))
-    return None
+def _sampled(caller: object) -> TypeGuard[SpanContext]:
+    """Whether a captured caller context belongs to a sampled (exported) span."""
+    return isinstance(caller, SpanContext) and caller.trace_flags.sampled
+
+
+def _under(caller: SpanContext) -> context.Context:
+    """A context whose current span is ``caller`` (to start its children in)."""
+    return trace.set_span_in_context(NonRecordingSpan(caller))
 
 
 class _JobSpans:
@@ -241,23 +244,23 @@ class _RuntimeSpans:
 
     def batch(self, model: str, waits: Sequence[tuple[object, float]], taken: float,
               computed: tuple[float, float], ended: float, rows: int, error: BaseException | None) -> None:
-        sampled = [(parent, enqueued) for caller, enqueued in waits if (parent := _context_of(caller)) is not None]
+        # Only sampled requests get spans and links: the others' are never exported.
+        sampled = [(caller, enqueued) for caller, enqueued in waits if _sampled(caller)]
         if not sampled:
             return
-        links = [Link(caller) for caller, _ in waits if isinstance(caller, SpanContext) and caller.is_valid]
-        batch = self._tracer.start_span("batch", sampled[0][0], links=links, start_time=self._ns(taken), attributes={
-            "rnncast.model": model, "rnncast.batch.rows": rows, "rnncast.batch.requests": len(waits),
-        })
-        for parent, enqueued in sampled:
-            self._interval("queue wait", parent, enqueued, taken, [Link(batch.get_span_context())])
+        batch = self._tracer.start_span(
+            "batch", _under(sampled[0][0]), links=[Link(caller) for caller, _ in sampled], start_time=self._ns(taken),
+            attributes={"rnncast.model": model, "rnncast.batch.rows": rows, "rnncast.batch.requests": len(waits)},
+        )
+        for caller, enqueued in sampled:
+            self._interval("queue wait", _under(caller), enqueued, taken, [Link(batch.get_span_context())])
         self._interval("forward pass", trace.set_span_in_context(batch), *computed)
         _fail(batch, error)
         batch.end(self._ns(ended))
 
     def job(self, caller: object, queued: float, started: float) -> trace_hook.JobTrace:
-        parent = _context_of(caller)
-        if parent is None:
+        if not _sampled(caller):
             return _NoJob()
-        job = self._tracer.start_span("job", parent, start_time=self._ns(queued))
+        job = self._tracer.start_span("job", _under(caller), start_time=self._ns(queued))
         self._interval("lane wait", trace.set_span_in_context(job), queued, started)
         return _JobSpans(self._tracer, job, self._ns)

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from app.api import tracing
 from app.config import Settings
@@ -171,34 +171,38 @@ def test_without_tracing_nothing_is_installed_or_echoed(client: TestClient) -> N
     assert trace_hook.current() is None
 
 
-def test_a_batch_links_every_request_it_served(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
-    """Three requests queued together run as one batch (greedy batching: the queue is
-    drained once every caller has enqueued), in the trace of the first."""
+def test_a_batch_links_every_sampled_request_it_served(provider: TracerProvider,
+                                                       exporter: InMemorySpanExporter) -> None:
+    """Four requests queued together run as one batch (greedy batching: the queue is
+    drained once every caller has enqueued), in the trace of the first; the fourth
+    caller is not sampled, so it gets no span and no link."""
     tracer = provider.get_tracer("test")
+    unsampled = NonRecordingSpan(SpanContext(int(TRACE_ID, 16), int(CALLER_SPAN, 16), False, TraceFlags(0)))
 
-    async def three_callers() -> list[int]:
+    async def four_callers() -> list[int]:
         batcher = Batcher(lambda rows: rows[:, -1].copy(), max_batch_rows=64, inline=True, name="m")
 
         async def call(index: int) -> int:
-            with tracer.start_as_current_span(f"caller {index}"):
+            span = unsampled if index == 3 else tracer.start_span(f"caller {index}")
+            with trace.use_span(span, end_on_exit=True):
                 _, batch_rows = await batcher.predict(np.full((index + 1, 4), index, np.float32))
                 return batch_rows
 
         try:
-            return list(await asyncio.gather(*(call(i) for i in range(3))))
+            return list(await asyncio.gather(*(call(i) for i in range(4))))
         finally:
             batcher.stop()
 
     tracing.install(provider)
     try:
-        assert asyncio.run(three_callers()) == [6, 6, 6]
+        assert asyncio.run(four_callers()) == [10, 10, 10, 10]
     finally:
         tracing.install(None)
     spans = exporter.get_finished_spans()
     callers = [one(spans, f"caller {i}") for i in range(3)]
     batch = one(spans, "batch")
-    assert dict(batch.attributes or {}) == {"rnncast.model": "m", "rnncast.batch.rows": 6,
-                                            "rnncast.batch.requests": 3}
+    assert dict(batch.attributes or {}) == {"rnncast.model": "m", "rnncast.batch.rows": 10,
+                                            "rnncast.batch.requests": 4}
     assert parent_of(batch) == callers[0].context.span_id
     assert [link.context.span_id for link in batch.links] == [c.context.span_id for c in callers]
     waits = [s for s in spans if s.name == "queue wait"]
