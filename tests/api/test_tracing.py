@@ -25,6 +25,7 @@ from app.config import Settings
 from app.main import create_app
 from app.runtime import trace_hook
 from app.runtime.batcher import Batcher
+from app.runtime.jobs import HeavyLane, Job, JobContext
 from tests.api.test_models_health import ready_within
 from tests.factories import make_series
 
@@ -210,6 +211,35 @@ def test_a_batch_links_every_sampled_request_it_served(provider: TracerProvider,
     assert {trace.format_trace_id(w.context.trace_id) for w in waits} == {
         trace.format_trace_id(c.context.trace_id) for c in callers
     }
+
+
+def test_a_failing_job_ends_its_span_with_the_error(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    tracer = provider.get_tracer("test")
+
+    def job() -> Job[int]:
+        yield
+        raise ValueError("chunk 1 broke")
+
+    async def run() -> int:
+        lane = HeavyLane()
+        try:
+            with tracer.start_as_current_span("caller"):
+                return await lane.run(job, JobContext())
+        finally:
+            lane.close()
+
+    tracing.install(provider)
+    try:
+        with pytest.raises(ValueError, match="chunk 1 broke"):
+            asyncio.run(run())
+    finally:
+        tracing.install(None)
+    spans = exporter.get_finished_spans()
+    job_span = one(spans, "job")
+    assert parent_of(job_span) == one(spans, "caller").context.span_id
+    assert job_span.status.status_code == StatusCode.ERROR and job_span.status.description == "chunk 1 broke"
+    assert job_span.attributes == {"rnncast.job.chunks": 2}
+    assert children(spans, job_span) == ["lane wait", "chunk", "chunk"]
 
 
 @pytest.mark.parametrize("environ", [
