@@ -50,10 +50,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The package itself, without touching the dependency layer. Importing the server
 # writes the bytecode of every module it loads at start (the root filesystem is
-# read-only at run time). pip, a build tool, stays behind in this stage.
+# read-only at run time), and of the tracing SDK and exporter it loads when OTEL_*
+# turns tracing on. pip, a build tool, stays behind in this stage.
 COPY app/ app/
 RUN pip install --no-cache-dir --no-compile --no-deps . \
-    && python -P -c "import app.main, app.cli.serve, uvicorn.main" \
+    && python -P -c "import app.main, app.cli.serve, uvicorn.main, opentelemetry.sdk.trace, \
+opentelemetry.exporter.otlp.proto.http.trace_exporter" \
     && rnncast --version \
     && pip uninstall --yes pip
 

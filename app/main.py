@@ -14,12 +14,12 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api import metrics
+from app.api import metrics, tracing
 from app.api.auth import require_api_key
 from app.api.docs import ASSETS_URL, install_docs
 from app.api.errors import add_error_handlers
@@ -34,6 +34,9 @@ from app.runtime.device import batches_on_loop, configure_threads
 from app.runtime.registry import BatchSettings, ModelRegistry
 from app.runtime.signing import verifier_for
 from app.version import package_version
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger("rnncast")
 
@@ -115,13 +118,21 @@ async def _watch_models(registry: ModelRegistry, interval: float) -> None:
             logger.info("models reloaded", extra={"models": reloaded})
 
 
-def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Rnncast:
-    """Build the app; the lifespan loads models (in the background) and starts batchers."""
+def create_app(
+    settings: Settings | None = None,
+    registry: ModelRegistry | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Rnncast:
+    """Build the app; the lifespan loads models (in the background) and starts batchers.
+    Traces go to ``tracer_provider`` if given, else where the ``OTEL_*`` variables say."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_threads(settings.num_threads, settings.workers)
+        # Per process: with several workers, each sets up its own exporter thread.
+        provider = tracer_provider or tracing.provider_from_env()
+        tracing.install(provider)
         models_ = registry or build_registry(settings)
         forecast_log = open_forecast_log(settings)
         state = ServiceState(settings, models_, limits_from(settings), forecast_log)
@@ -155,6 +166,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             models_.close()
             if forecast_log is not None:
                 forecast_log.close()
+            tracing.install(None)
+            if provider is not None and tracer_provider is None:
+                provider.shutdown()  # exports the spans still queued
 
     def front(app: ASGIApp) -> ASGIApp:
         return RequestMiddleware(

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from bench import targets
 from bench.loadgen import LoadResult, run_wrk
+from bench.loadtest import server_cpu_s
 from bench.paths import BENCH, Paths, default_paths
-from bench.procs import HOST, Running, ServerSpec, request, serving, session_pids
+from bench.procs import HOST, Running, ServerSpec, request, serving
 from bench.report import machine_description
-from bench.workers import cpu_seconds
 
 RESULTS = BENCH / "FORECAST_LOG.md"
 VARIANTS = ("log-off", "log-on")
@@ -53,11 +53,6 @@ def _counter(port: int, sample: str) -> float:
     body = request(port, "GET", "/metrics")[1].decode()
     found = [line.rsplit(" ", 1)[1] for line in body.splitlines() if line.startswith(sample + " ")]
     return float(found[0]) if found else 0.0
-
-
-def _server_cpu_s(running: Running) -> float:
-    """CPU seconds used so far by every process of the server's session."""
-    return sum(cpu_seconds(pid) for pid in session_pids(running.process.pid))
 
 
 def _spec(paths: Paths, variant: str, log_file: Path) -> ServerSpec:
@@ -91,10 +86,10 @@ def measure(paths: Paths, args: argparse.Namespace) -> tuple[list[Point], dict[s
         servers = {v: stack.enter_context(serving(_spec(paths, v, log_file), paths.logs)) for v in VARIANTS}
         _load_both(servers, body, args.concurrency, 2.0)  # warm-up, discarded
         for round_ in range(1, args.rounds + 1):
-            before = {v: _server_cpu_s(r) for v, r in servers.items()}
+            before = {v: server_cpu_s(r) for v, r in servers.items()}
             loads = _load_both(servers, body, args.concurrency, args.duration)
             for v, r in servers.items():
-                cpu_us = 1e6 * (_server_cpu_s(r) - before[v]) / max(loads[v].requests, 1)
+                cpu_us = 1e6 * (server_cpu_s(r) - before[v]) / max(loads[v].requests, 1)
                 points.append(Point(v, round_, loads[v], cpu_us))
                 print(f"round {round_} {v}: {loads[v].rps:.0f} req/s, {cpu_us:.0f} CPU µs/request", file=sys.stderr)
         time.sleep(0.5)  # more than one flush interval: queued lines reach the file

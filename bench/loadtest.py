@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import LoadResult, run_wrk
-from bench.procs import HOST, ServerSpec, request, serving
+from bench.procs import HOST, Running, ServerSpec, request, serving, session_pids
+from bench.workers import cpu_seconds
 
 _SERIES = ("rnncast_batch_size", "rnncast_inference_seconds", "rnncast_queue_wait_seconds")
 
@@ -34,6 +35,9 @@ class ServerRun:
     processes: int
     points: list[LoadResult] = field(default_factory=list)
     batching: dict[int, dict[str, float]] = field(default_factory=dict)
+    # Server CPU µs (all its processes) per answered request, per concurrency: unlike
+    # req/s, barely moved by other jobs taking the core away.
+    cpu_us_per_request: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for the results JSON."""
@@ -41,7 +45,7 @@ class ServerRun:
             "name": self.name, "round": self.round, "ready_s": round(self.ready_s, 3),
             "peak_rss_mib": round(self.peak_rss_mib, 1), "processes": self.processes,
             "points": [p.to_dict() for p in self.points],
-            "batching": self.batching,
+            "batching": self.batching, "cpu_us_per_request": self.cpu_us_per_request,
         }
 
 
@@ -92,6 +96,11 @@ def batch_stats(before: dict[str, float], after: dict[str, float], requests: int
     }
 
 
+def server_cpu_s(running: Running) -> float:
+    """CPU seconds used so far by every process of the server's session."""
+    return sum(cpu_seconds(pid) for pid in session_pids(running.process.pid))
+
+
 def measure(spec: ServerSpec, plan: LoadPlan, body_dir: Path, log_dir: Path, round_: int) -> ServerRun:
     """Start ``spec``, load it at every concurrency, stop it; return what was measured."""
     body_file = body_dir / f"{spec.name}.json"
@@ -101,12 +110,13 @@ def measure(spec: ServerSpec, plan: LoadPlan, body_dir: Path, log_dir: Path, rou
     with serving(spec, log_dir) as running:
         ready_s = running.ready_s or float("nan")
         _log(f"{spec.name}: ready in {ready_s:.2f}s")
-        points, batching = [], {}
+        points, batching, cpu_us = [], {}, {}
         for concurrency in plan.concurrencies:
             if plan.warmup_s > 0:
                 run_wrk(url, body_file, concurrency, plan.warmup_s, plan.wrk_cpus)
-            before = batch_totals(spec.port)
+            before, cpu_before = batch_totals(spec.port), server_cpu_s(running)
             point = run_wrk(url, body_file, concurrency, plan.duration_s, plan.wrk_cpus)
+            cpu_us[concurrency] = round(1e6 * (server_cpu_s(running) - cpu_before) / max(point.requests, 1), 1)
             after = batch_totals(spec.port) if before is not None else None
             if before is not None and after is not None:
                 batching[concurrency] = batch_stats(before, after, point.requests)
@@ -116,7 +126,7 @@ def measure(spec: ServerSpec, plan: LoadPlan, body_dir: Path, log_dir: Path, rou
             )
             points.append(point)
         peak_mib, processes = running.stop()
-    return ServerRun(spec.name, round_, ready_s, peak_mib, processes, points, batching)
+    return ServerRun(spec.name, round_, ready_s, peak_mib, processes, points, batching, cpu_us)
 
 
 def run_rounds(

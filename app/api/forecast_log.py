@@ -4,8 +4,8 @@ On with ``RNNCAST_FORECAST_LOG`` (a file path, or ``stdout``); ``rnncast score``
 joins its lines with actual values that arrive later. A line holds:
 
 - ``ts``: when the forecast was answered (ISO 8601 UTC); ``request_id``: the
-  request's ``X-Request-ID``; ``trace_id``: always null for now, the field the
-  request's trace id will fill once the service is traced (none is made up here);
+  request's ``X-Request-ID``; ``trace_id``: the request's trace id (32 hex digits)
+  when tracing is on (app.api.tracing), else null;
 - ``kind`` (``one_step`` or ``rolling``) and ``model``: ``name``, ``version``, ``sha256``;
 - ``series_id``, ``last_timestamp`` (time of the last posted value, when the request
   gave ``start`` and ``freq``, or rows with dates in ``ds``; else null), ``last_value``;
@@ -181,12 +181,15 @@ class ForecastLog:
         self._writer = threading.Thread(target=self._write_periodically, name="forecast-log", daemon=True)
         self._writer.start()
 
-    def record(self, request_id: str, forecaster: Forecaster, kind: str, forecasts: Iterable[LoggedForecast]) -> None:
+    def record(
+        self, request_id: str, forecaster: Forecaster, kind: str, forecasts: Iterable[LoggedForecast],
+        trace_id: str | None = None,
+    ) -> None:
         """Queue each forecast the sampling keeps; never waits for I/O."""
         head = {
             "ts": time.time(),
             "request_id": request_id,
-            "trace_id": None,
+            "trace_id": trace_id,
             "kind": kind,
             "model": {"name": forecaster.name, "version": forecaster.metadata.version, "sha256": forecaster.sha256},
         }
@@ -257,4 +260,4 @@ def record(request: Request, forecaster: Forecaster, kind: str, forecasts: Itera
     built (``forecasts`` is best a lazy iterable) and nothing is done."""
     log: ForecastLog | None = request.app.state.service.forecast_log
     if log is not None:
-        log.record(request.state.request_id, forecaster, kind, forecasts)
+        log.record(request.state.request_id, forecaster, kind, forecasts, request.scope["state"].get("trace_id"))

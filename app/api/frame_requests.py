@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from app.api import tracing
 from app.api.bodies import parse_body
 from app.api.errors import ApiError
 from app.api.frame_schemas import RowIn, RowsOptions
@@ -134,6 +135,11 @@ class Posted(Generic[Options]):
 async def read_posted(request: Request, body: bytes, model: type[Options], options: type[Options]) -> Posted[Options]:
     """Options from the JSON body or the query string; series from ``series``, ``rows``,
     or the CSV/Parquet body; the answer's format from ``Accept``."""
+    with tracing.span("parse"):
+        return await _read_posted(request, body, model, options)
+
+
+async def _read_posted(request: Request, body: bytes, model: type[Options], options: type[Options]) -> Posted[Options]:
     state: ServiceState = request.app.state.service
     fmt = body_format(request.headers.get("content-type"))
     answer = answer_format(request.headers.get("accept"), fmt)

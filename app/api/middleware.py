@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import metrics
+from app.api import metrics, tracing
 from app.api.errors import CLIENT_CLOSED, ApiError, error_response, problem_response
 from app.api.logs import log_request
 from app.runtime.jobs import Deadline
@@ -90,7 +90,11 @@ class RequestMiddleware:
         state["request_id"] = request_id
         state["deadline"] = Deadline(time.monotonic() + self.timeout)
         status = 500
-        id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        headers_out = [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+        span = tracing.start_request(scope)  # None unless tracing is on
+        if span is not None:
+            state["trace_id"] = span.trace_id
+            headers_out.append(span.header)
         finished = responding = False
 
         def finish(final_status: int) -> None:
@@ -100,13 +104,15 @@ class RequestMiddleware:
             if not finished:
                 finished = True
                 metrics.IN_FLIGHT.dec()
-                self._record(scope, state, final_status, time.perf_counter() - started)
+                route = self._record(scope, state, final_status, time.perf_counter() - started)
+                if span is not None:
+                    span.end(final_status, route, request_id)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, responding
             if message["type"] == "http.response.start":
                 status, responding = message["status"], True
-                message["headers"] = [*message.get("headers", []), id_header]
+                message["headers"] = [*message.get("headers", []), *headers_out]
             elif not message.get("more_body", False):
                 finish(status)
             await send(message)
@@ -120,7 +126,7 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_id)
             elif (endpoint := self.direct.get((scope["method"], scope["path"]))) is not None:
                 state["route"] = scope["path"]
-                await self._answer(endpoint, scope, receive, send, id_header, finish)
+                await self._answer(endpoint, scope, receive, send, headers_out, finish)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         except asyncio.CancelledError:
@@ -139,6 +145,8 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_id)
         finally:
             finish(status)  # no answer went out (an error, or the client left)
+            if span is not None:
+                span.detach()
 
     async def _read(self, receive: Receive) -> bytes:
         """The whole body; ApiError 413 as soon as it outgrows the limit."""
@@ -158,11 +166,11 @@ class RequestMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        id_header: tuple[bytes, bytes],
+        headers_out: list[tuple[bytes, bytes]],
         finish: Callable[[int], None],
     ) -> None:
-        """Answer a direct route. The response is ours, so the id header goes onto it
-        directly rather than through a wrapped ``send``."""
+        """Answer a direct route. The response is ours, so the id (and trace) headers
+        go onto it directly rather than through a wrapped ``send``."""
         try:
             if self.authorize is not None:  # before reading a body nobody may send
                 await self.authorize(Request(scope))
@@ -172,7 +180,7 @@ class RequestMiddleware:
             return
         except Exception as exc:  # noqa: BLE001 - every error becomes its problem response
             response = await error_response(Request(scope), exc)
-        response.raw_headers.append(id_header)
+        response.raw_headers.extend(headers_out)
         finish(response.status_code)
         await response(scope, receive, send)
 
@@ -200,7 +208,8 @@ class RequestMiddleware:
         mount = next((m for m in self.mounts if path.startswith(m + "/")), None)
         return "unmatched" if mount is None else mount + "/{path}"
 
-    def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> str:
+        """Count and log the request; its route template."""
         template = self._template(scope, state)
         metrics.observe_request(template, scope["method"], status, seconds)
         log_request(logger, {
@@ -211,4 +220,6 @@ class RequestMiddleware:
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
             "batch_size": state.get("batch_size"),
+            "trace_id": state.get("trace_id"),
         })
+        return template

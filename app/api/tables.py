@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from app.api import tracing
 from app.api.errors import ApiError
 from app.api.frame_schemas import Row, RowIn, RowsOptions
 from app.runtime.errors import InvalidSeriesError
@@ -156,6 +158,12 @@ def table_response(table: Table, meta: dict[str, Any], fmt: str) -> Response:
     sink = io.BytesIO()
     write_rows(table, sink, fmt == CSV, {"rnncast": orjson.dumps(meta).decode()})
     return Response(sink.getvalue(), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def answer_rows(table: Table, meta: dict[str, Any], fmt: str) -> Response:
+    """:func:`table_response`, encoded off the event loop."""
+    with tracing.span("serialise"):
+        return await run_in_threadpool(table_response, table, meta, fmt)
 
 
 def _nan_to_none(value: Any) -> Any:

@@ -30,6 +30,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from app.runtime import trace_hook
 from app.runtime.errors import DeadlineExceededError, ForecastError, InferenceError, OverloadedError
 from app.runtime.forecaster import Array
 from app.runtime.jobs import NO_DEADLINE, Deadline, LightWork
@@ -50,6 +51,7 @@ class _Request:
     future: asyncio.Future[tuple[Array, int]]
     enqueued: float
     expiry: asyncio.TimerHandle | None = None
+    caller: object = None  # the request's trace context, when tracing is on
 
 
 class Batcher:
@@ -77,6 +79,7 @@ class Batcher:
         self._max_queue_rows = max_queue_rows
         self._observer = observer
         self._clock = clock
+        self._name = name
         self._light = light or LightWork()
         self._queue: deque[_Request] = deque()
         self._queued_rows = 0
@@ -94,6 +97,8 @@ class Batcher:
             )
         loop = asyncio.get_running_loop()
         request = _Request(windows, loop.create_future(), self._clock())
+        if (tracer := trace_hook.current()) is not None:
+            request.caller = tracer.capture()
         wait = min(self._timeout, deadline.remaining())
         request.expiry = loop.call_later(wait, self._expire, request, wait < self._timeout)
         self._queue.append(request)
@@ -165,6 +170,7 @@ class Batcher:
         return batch
 
     async def _run_batch(self, batch: list[_Request]) -> None:
+        taken = self._clock()
         parts = [request.rows for request in batch]
         windows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         started = self._clock()
@@ -177,18 +183,33 @@ class Batcher:
                 raise InferenceError(f"model returned {len(predictions)} values for {len(windows)} rows")
         except ForecastError as exc:
             self._fail(batch, exc)
+            self._trace(batch, taken, (started, self._clock()), len(windows), exc)
             return
         except Exception as exc:  # noqa: BLE001 - any model failure must reach its callers
-            self._fail(batch, InferenceError(f"model computation failed: {exc}"))
+            error = InferenceError(f"model computation failed: {exc}")
+            self._fail(batch, error)
+            self._trace(batch, taken, (started, self._clock()), len(windows), error)
             return
+        computed = self._clock()
         if self._observer is not None:
-            self._observer(len(windows), len(batch), started - batch[0].enqueued, self._clock() - started)
+            self._observer(len(windows), len(batch), started - batch[0].enqueued, computed - started)
         start = 0
         for request in batch:
             end = start + len(request.rows)
             if not request.future.done():
                 request.future.set_result((predictions[start:end], len(windows)))
             start = end
+        self._trace(batch, taken, (started, computed), len(windows), None)
+
+    def _trace(
+        self, batch: list[_Request], taken: float, computed: tuple[float, float], rows: int,
+        error: BaseException | None,
+    ) -> None:
+        """Report the batch to the tracing, when it is on (its callers resume only
+        after this returns: their spans end after the batch's)."""
+        if (tracer := trace_hook.current()) is not None:
+            waits = [(request.caller, request.enqueued) for request in batch]
+            tracer.batch(self._name, waits, taken, computed, self._clock(), rows, error)
 
     @staticmethod
     def _fail(batch: list[_Request], error: Exception) -> None:

@@ -43,6 +43,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from app.runtime import trace_hook
 from app.runtime.errors import DeadlineExceededError, JobCancelledError, OverloadedError
 
 logger = logging.getLogger(__name__)
@@ -180,8 +181,10 @@ class HeavyLane:
                     limit=self.max_jobs,
                 )
             self._admitted += 1
+        tracer = trace_hook.current()
+        traced = None if tracer is None else (tracer, tracer.capture(), time.monotonic())
         try:
-            submitted: Future[T] = self._executor.submit(self._drive, job, context)
+            submitted: Future[T] = self._executor.submit(self._drive, job, context, traced)
         except RuntimeError:  # the lane was closed
             self._release(None)
             raise OverloadedError("the server is shutting down; retry") from None
@@ -204,8 +207,25 @@ class HeavyLane:
         with self._lock:
             self._admitted -= 1
 
-    def _drive(self, make_job: Callable[[], Job[T]], context: JobContext) -> T:
-        """Runs on the lane's thread: checkpoint, give way to light work, next chunk."""
+    def _drive(
+        self, make_job: Callable[[], Job[T]], context: JobContext,
+        traced: tuple[trace_hook.RuntimeTracer, object, float] | None,
+    ) -> T:
+        """Runs on the lane's thread: the job, reported to the tracing when it is on."""
+        if traced is None:
+            return self._run(make_job, context)
+        tracer, caller, queued = traced
+        trace = tracer.job(caller, queued, time.monotonic())
+        try:
+            result = self._run(lambda: _timed(make_job(), trace), context)
+        except BaseException as exc:
+            trace.end(time.monotonic(), exc)
+            raise
+        trace.end(time.monotonic(), None)
+        return result
+
+    def _run(self, make_job: Callable[[], Job[T]], context: JobContext) -> T:
+        """Checkpoint, give way to light work, next chunk."""
         context.checkpoint()  # it may have waited for the lane past its deadline
         job = make_job()
         try:
@@ -219,3 +239,22 @@ class HeavyLane:
                 context.checkpoint()
         finally:
             job.close()
+
+
+def _timed(job: Job[T], trace: trace_hook.JobTrace) -> Job[T]:
+    """``job`` as it is, telling ``trace`` when each of its chunks ran."""
+    index = 0
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                next(job)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            finally:
+                trace.chunk(index, started, time.monotonic())
+            index += 1
+            yield
+    finally:
+        job.close()

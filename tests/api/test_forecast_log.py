@@ -63,7 +63,7 @@ def test_every_forecast_route_logs_one_line_per_series(model_dir: Path, tmp_path
         ("three", "one_step", None), ("three", "one_step", None)]
     for line in lines:
         assert line["model"] == {"name": "default", "version": "1", "sha256": sha}
-        assert line["trace_id"] is None, "no tracing yet: the field stays empty, never invented"
+        assert line["trace_id"] is None, "tracing is off: the field stays empty, never invented"
     posted = [*one_step, ROLLING["series"][0]["values"], *rows]  # type: ignore[index]
     for line, values in zip(lines, posted, strict=True):
         assert line["last_value"] == pytest.approx(values[-1], rel=1e-6)

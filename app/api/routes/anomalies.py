@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api import metrics
@@ -14,7 +13,7 @@ from app.api.heavy import job_context
 from app.api.openapi import answer_spec, body_spec
 from app.api.routes.forecast import ERRORS
 from app.api.state import ServiceState
-from app.api.tables import table_response
+from app.api.tables import answer_rows
 from app.runtime import anomaly
 
 router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(require_api_key)])
@@ -41,4 +40,4 @@ async def anomalies(request: Request) -> Response:
     metrics.count_forecast(forecaster.name, "anomalies", len(posted.panel.names), len(table))
     meta = rows_meta(forecaster, posted.panel, params.fill, spec.method)
     meta["anomalies"] = int(table.columns["anomaly"].sum())
-    return await run_in_threadpool(table_response, table, meta, posted.answer)
+    return await answer_rows(table, meta, posted.answer)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api import metrics
@@ -14,7 +13,7 @@ from app.api.heavy import job_context
 from app.api.openapi import answer_spec, body_spec
 from app.api.routes.forecast import ERRORS
 from app.api.state import ServiceState
-from app.api.tables import json_rows, table_response
+from app.api.tables import answer_rows, json_rows
 from app.runtime import backtest as use_case
 
 router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(require_api_key)])
@@ -44,4 +43,4 @@ async def backtest(request: Request) -> Response:
     metrics.count_forecast(forecaster.name, "backtest", count, count * spec.n_windows * spec.horizon)
     meta = rows_meta(forecaster, posted.panel, params.fill, spec.intervals.method if spec.intervals.wanted else None)
     meta["metrics"] = {"series": json_rows(result.metrics), "overall": result.scores.overall}
-    return await run_in_threadpool(table_response, result.rows, meta, posted.answer)
+    return await answer_rows(result.rows, meta, posted.answer)

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.api import forecast_log, metrics
+from app.api import forecast_log, metrics, tracing
 from app.api.auth import require_api_key
 from app.api.forecast_log import LoggedForecast
 from app.api.frame_requests import is_rows, json_request
@@ -62,7 +62,9 @@ async def forecast(request: Request) -> Response:
     raw = await request.body()
     if is_rows(request, raw):
         return await rows.forecast_rows(request, raw)
-    body = await json_request(request, raw, ForecastRequest, RowsOptions, key="series", item=SeriesIn, limits=limits)
+    with tracing.span("parse"):
+        body = await json_request(request, raw, ForecastRequest, RowsOptions, key="series", item=SeriesIn,
+                                  limits=limits)
     model = state.registry.get(body.model)
     windows = service.last_windows([s.values for s in body.series], model.forecaster.window, limits)
     predictions, batch_rows = await service.forecast_one_step(model, windows, request_deadline(request))
@@ -71,10 +73,11 @@ async def forecast(request: Request) -> Response:
     forecast_log.record(request, model.forecaster, "one_step", (
         LoggedForecast(s.id, s.values, predictions[i : i + 1]) for i, s in enumerate(body.series)
     ))
-    return json_response({
-        "model": _model_ref(model.forecaster),
-        "forecasts": [{"id": s.id, "value": v} for s, v in zip(body.series, predictions, strict=True)],
-    })
+    with tracing.span("serialise"):
+        return json_response({
+            "model": _model_ref(model.forecaster),
+            "forecasts": [{"id": s.id, "value": v} for s, v in zip(body.series, predictions, strict=True)],
+        })
 
 
 @router.post(
@@ -93,8 +96,9 @@ async def forecast_rolling(request: Request) -> Response:
     raw = await request.body()
     if is_rows(request, raw):
         return await rows.rolling_rows(request, raw)
-    body = await json_request(request, raw, RollingRequest, RollingRowsOptions, key="series", item=TimedSeriesIn,
-                              limits=limits)
+    with tracing.span("parse"):
+        body = await json_request(request, raw, RollingRequest, RollingRowsOptions, key="series",
+                                  item=TimedSeriesIn, limits=limits)
     model = state.registry.get(body.model)
     series = [
         service.SeriesInput(service.to_array(s.values, i), s.id, s.start, s.freq)
@@ -115,26 +119,27 @@ async def forecast_rolling(request: Request) -> Response:
         results = await service.forecast_rolling(model, series, options, limits, context)
     metrics.count_forecast(model.forecaster.name, "rolling", len(series), len(series) * body.horizon)
     forecast_log.record(request, model.forecaster, "rolling", map(forecast_log.rolling_forecast, series, results))
-    return json_response({
-        "model": _model_ref(model.forecaster),
-        "forecasts": [
-            {
-                "id": r.id,
-                "mean": r.mean,
-                "quantiles": r.quantiles,
-                "timestamps": r.timestamps,
-                "walk_forward": None if r.walk_forward is None else {
-                    "first_index": r.walk_forward.first_index,
-                    "predictions": r.walk_forward.predictions,
-                    "mae": r.walk_forward.mae,
-                    "rmse": r.walk_forward.rmse,
-                },
-                "intervals": r.intervals,
-                "interval_method": r.interval_method,
-            }
-            for r in results
-        ],
-    })
+    with tracing.span("serialise"):
+        return json_response({
+            "model": _model_ref(model.forecaster),
+            "forecasts": [
+                {
+                    "id": r.id,
+                    "mean": r.mean,
+                    "quantiles": r.quantiles,
+                    "timestamps": r.timestamps,
+                    "walk_forward": None if r.walk_forward is None else {
+                        "first_index": r.walk_forward.first_index,
+                        "predictions": r.walk_forward.predictions,
+                        "mae": r.walk_forward.mae,
+                        "rmse": r.walk_forward.rmse,
+                    },
+                    "intervals": r.intervals,
+                    "interval_method": r.interval_method,
+                }
+                for r in results
+            ],
+        })
 
 
 # Answered by the request middleware directly (see app.api.middleware): the same

@@ -4,7 +4,6 @@ routes hand a request here when its body is in a long form."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,7 +12,7 @@ from app.api.frame_requests import interval_spec, read_posted, rows_meta
 from app.api.frame_schemas import ForecastRowsRequest, RollingRowsOptions, RollingRowsRequest, RowsOptions
 from app.api.heavy import job_context, request_deadline
 from app.api.state import ServiceState
-from app.api.tables import table_response
+from app.api.tables import answer_rows
 from app.runtime import frame_forecast
 
 
@@ -26,7 +25,7 @@ async def forecast_rows(request: Request, body: bytes) -> Response:
     metrics.count_forecast(forecaster.name, "one_step", count, count)
     forecast_log.record(request, forecaster, "one_step", forecast_log.rows_forecasts(posted.panel, table, 1))
     meta = rows_meta(forecaster, posted.panel, posted.params.fill, None)
-    return await run_in_threadpool(table_response, table, meta, posted.answer)
+    return await answer_rows(table, meta, posted.answer)
 
 
 async def rolling_rows(request: Request, body: bytes) -> Response:
@@ -46,4 +45,4 @@ async def rolling_rows(request: Request, body: bytes) -> Response:
         request, forecaster, "rolling", forecast_log.rows_forecasts(posted.panel, table, params.horizon)
     )
     meta = rows_meta(forecaster, posted.panel, params.fill, spec.method if spec.wanted else None)
-    return await run_in_threadpool(table_response, table, meta, posted.answer)
+    return await answer_rows(table, meta, posted.answer)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.api import forecast_log, metrics, v2_codec
+from app.api import forecast_log, metrics, tracing, v2_codec
 from app.api.auth import require_api_key
 from app.api.errors import ApiError
 from app.api.forecast_log import LoggedForecast
@@ -193,9 +193,9 @@ def _as_bad_request() -> Iterator[None]:
 async def _infer(request: Request, state: ServiceState, name: str, version: str | None) -> Response:
     model = _model(state, name, version)
     forecaster = model.forecaster
-    decoded = v2_codec.decode(
-        await request.body(), request.headers.get(v2_codec.HEADER_LENGTH), forecaster.window
-    )
+    body = await request.body()
+    with tracing.span("parse"):
+        decoded = v2_codec.decode(body, request.headers.get(v2_codec.HEADER_LENGTH), forecaster.window)
     with _as_bad_request():
         service.check_count(len(decoded.windows), state.limits)
         predictions, batch_rows = await service.forecast_one_step(model, decoded.windows, request_deadline(request))
@@ -204,7 +204,8 @@ async def _infer(request: Request, state: ServiceState, name: str, version: str 
     forecast_log.record(request, forecaster, "one_step", (
         LoggedForecast(None, row, predictions[i : i + 1]) for i, row in enumerate(decoded.windows)
     ))
-    return v2_codec.encode(name, forecaster.metadata.version, decoded, predictions)
+    with tracing.span("serialise"):
+        return v2_codec.encode(name, forecaster.metadata.version, decoded, predictions)
 
 
 _INFER_RESPONSES = {**ERRORS, 200: _INFER_DOC}
