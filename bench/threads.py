@@ -65,12 +65,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpus", nargs="*", default=["0", "0,1"], help="CPU sets (taskset lists) per worker")
     args = parser.parse_args()
     with tempfile.NamedTemporaryFile("w", suffix=".json") as body:
         json.dump(LIGHT, body)
         body.flush()
         result = {f"{len(cpus.split(','))} CPU": compare(cpus, args.threads, args.seconds, args.rounds, Path(body.name))
-                  for cpus in ("0", "0,1")}
+                  for cpus in args.cpus}
     print(json.dumps(result, indent=1))
 
 
