@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from bench.hostile import LIGHT, REPO, start
+from bench.procs import status_kib
 
 
 def _values(n: int, phase: int = 0) -> list[float]:
@@ -57,10 +58,10 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
+    kib = status_kib(pid, field)
+    if kib is None:
+        raise RuntimeError(f"the server ({pid}) is gone")
+    return kib
 
 
 def measure(kind: str) -> dict[str, Any]:

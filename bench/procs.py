@@ -75,15 +75,20 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def vm_hwm_kib(pid: int) -> int:
-    """The process's peak resident set size (VmHWM) in KiB; 0 if it is gone."""
+def status_kib(pid: int, field: str) -> int | None:
+    """A size field of /proc/PID/status (VmRSS, VmHWM) in KiB; None if the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return None
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """The process's peak resident set size (VmHWM) in KiB; 0 if it is gone."""
+    return status_kib(pid, "VmHWM") or 0
 
 
 class PeakRss:

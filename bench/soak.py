@@ -38,7 +38,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.procs import HOST, ServerSpec, request, serving, session_pids
+from bench.hostile import free_port
+from bench.procs import HOST, ServerSpec, request, serving, session_pids, status_kib
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP_S = 60.0
@@ -128,16 +129,6 @@ def _client(port: int, kinds: list[str], expected: dict[int, Any], tally: Tally,
                 tally.wrong.append(f"{kind} body {i} at {started - t0:.1f}s")
 
 
-def _rss_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def _workers(server_pid: int) -> list[int]:
     """uvicorn's worker processes: the session's processes whose parent is the server
     (multiprocessing's resource tracker excepted, which holds no model)."""
@@ -169,7 +160,7 @@ def soak(minutes: float, clients: int, log_dir: Path) -> dict[str, Any]:
     duration = minutes * 60
     model_dir = Path(tempfile.mkdtemp(prefix="soak-models-"))
     shutil.copytree(REPO / "models", model_dir, dirs_exist_ok=True)
-    port = int(os.environ.get("SOAK_PORT", "0")) or _free_port()
+    port = free_port()
     one_step = json.dumps(BODIES[0][2]).encode()
     spec = ServerSpec(
         name="soak", command=[str(REPO / ".venv/bin/rnncast"), "serve", "--workers", "2"], port=port,
@@ -200,8 +191,8 @@ def soak(minutes: float, clients: int, log_dir: Path) -> dict[str, Any]:
         first_workers = _workers(server_pid)
         while (now := time.perf_counter() - t0) < duration:
             for pid in _workers(server_pid):
-                if (mib := _rss_mib(pid)) is not None:
-                    rss.setdefault(pid, []).append((now, mib))
+                if (kib := status_kib(pid, "VmRSS")) is not None:
+                    rss.setdefault(pid, []).append((now, kib / 1024))
             if "killed" not in events and now >= duration / 2:
                 victim = first_workers[0]
                 os.kill(victim, signal.SIGKILL)
@@ -253,14 +244,6 @@ def _report(tally: Tally, rss: dict[int, list[tuple[float, float]]], scrapes: li
         "server_minus_client": [{k: n - client.get(k, 0) for k, n in s.items() if n != client.get(k, 0)}
                                 for s in server],
     }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
