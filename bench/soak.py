@@ -29,9 +29,7 @@ import math
 import os
 import random
 import re
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -158,15 +156,13 @@ def _server_counts(port: int) -> Counter[tuple[str, str]]:
 
 def soak(minutes: float, clients: int, log_dir: Path) -> dict[str, Any]:
     duration = minutes * 60
-    model_dir = Path(tempfile.mkdtemp(prefix="soak-models-"))
-    shutil.copytree(REPO / "models", model_dir, dirs_exist_ok=True)
     port = free_port()
     one_step = json.dumps(BODIES[0][2]).encode()
     spec = ServerSpec(
         name="soak", command=[str(REPO / ".venv/bin/rnncast"), "serve", "--workers", "2"], port=port,
         health_path="/health/ready", forecast_path="/v1/forecast", body=one_step,
         check=lambda body: "forecasts" in json.loads(body), cwd=REPO, cpus="0,1",
-        env={"RNNCAST_PORT": str(port), "RNNCAST_HOST": HOST, "RNNCAST_MODEL_DIR": str(model_dir)},
+        env={"RNNCAST_PORT": str(port), "RNNCAST_HOST": HOST, "RNNCAST_MODEL_DIR": str(REPO / "models")},
     )
     tally = Tally()
     with serving(spec, log_dir) as running:
