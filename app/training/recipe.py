@@ -160,7 +160,8 @@ def _metrics(options: TrainOptions, recipe: Recipe, season: Season, trained: Tra
         "window": trained.baseline.window, "baseline": trained.baseline.describe(),
         "ensemble": {"members": [{k: v for k, v in m.__dict__.items() if k != "history"}
                                  for m in trained.members], "weights": trained.weights,
-                     "anchor_weight": trained.anchor_weight},
+                     "anchor_weight": trained.anchor_weight, "even_share": trained.even_share,
+                     "path_mase": {f"{share:g}": round(v, 4) for share, v in trained.path_mase.items()}},
         "validation": check, "warning": check["warning"],
         "test_points": sum(s["test_points"] for s in scored),
         "test": _pooled(scored, "test") if len(scored) > 1 else first["test"],

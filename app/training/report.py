@@ -128,7 +128,9 @@ def _recipe_lines(metrics: dict[str, Any]) -> list[str]:
         "",
         f"- season: {season['period']} ({season['source']}); window: {metrics['window']}; "
         f"anchor in {'log' if baseline['log_space'] else 'value'} space, weights {baseline['smoothing']}",
-        f"- ensemble weights {metrics['ensemble']['weights']}, anchor alone {metrics['ensemble']['anchor_weight']}",
+        f"- ensemble weights {metrics['ensemble']['weights']}, anchor alone {metrics['ensemble']['anchor_weight']}; "
+        f"{metrics['ensemble']['even_share']:g} of the members' weight spread evenly (recursive path MASE on the "
+        f"training part per share: {metrics['ensemble']['path_mase']})",
     ]
     if metrics["warning"]:
         lines.append(f"- **warning**: {metrics['warning']}")
