@@ -42,32 +42,25 @@ def run(args: argparse.Namespace) -> int:
     """Backtest and print the scores as JSON; exit 2 on bad input."""
     import orjson
     import pyarrow as pa
-    import torch
 
     from app.artifact import ArtifactError
-    from app.runtime import backtest
+    from app.batch.engine import BatchForecaster, BatchSpec
     from app.runtime.errors import ForecastError
-    from app.runtime.forecaster import Forecaster
-    from app.runtime.frame_forecast import RowsSpec, build_panel
-    from app.runtime.frames.arrow import frame_from_arrow, read_rows, write_rows
+    from app.runtime.frames.arrow import read_rows, write_rows
     from app.runtime.frames.fill import FillPolicy
     from app.runtime.intervals import IntervalSpec
-    from app.runtime.service import Limits
 
+    intervals = IntervalSpec(args.interval_method, tuple(args.level), (), args.num_samples, args.calibration_windows)
+    spec = BatchSpec(args.file, args.h, intervals=intervals, seed=args.seed, id_col=args.id_col,
+                     time_col=args.time_col, target_col=args.target_col, freq=args.freq,
+                     fill=FillPolicy(args.fill), backtest_windows=args.n_windows, step_size=args.step_size,
+                     season_length=args.season_length, threads=None)
     try:
-        forecaster = Forecaster.load(args.file, torch.device("cpu"), args.file.parent.name)
+        engine = BatchForecaster(spec)
         csv = args.data.suffix.lower() not in (".parquet", ".pq")
         rows = read_rows(args.data, csv, args.id_col, args.target_col)
-        frame = frame_from_arrow(rows, args.id_col, args.time_col, args.target_col)
-        panel = build_panel(frame, RowsSpec(args.freq, FillPolicy(args.fill)), forecaster.window,
-                            Limits(max_series=10**9, max_values_per_series=10**9))
-        intervals = IntervalSpec(args.interval_method, tuple(args.level), (), args.num_samples,
-                                 args.calibration_windows)
-        spec = backtest.BacktestSpec(args.h, args.n_windows, args.step_size, args.season_length, intervals,
-                                     args.seed)
-        offline = Limits(max_horizon=10**9, max_compute_rows=10**12, max_response_bytes=10**15)
-        backtest.check(panel, spec, forecaster.window, offline)
-        result = backtest.run(forecaster, panel, spec)
+        panel = engine.panel(rows)
+        result = engine.backtest(panel)
     except (ArtifactError, ForecastError, OSError, pa.ArrowInvalid) as exc:
         print(f"rnncast backtest: {exc}", file=sys.stderr)
         return 2
