@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from app.cli import backtest, inspect, predict, score, serve, sign, train
+from app.cli import backtest, batch, inspect, predict, score, serve, sign, train
 from app.version import DISTRIBUTION, package_version
 
-COMMANDS = (train, serve, inspect, predict, sign, score, backtest)
+COMMANDS = (train, serve, inspect, predict, sign, score, backtest, batch)
 # Where a source checkout would hold this package (`app/cli/` two levels down).
 CHECKOUT = Path(__file__).resolve().parents[2]
 DESCRIPTION = ("Train small recurrent forecasters, export them as TorchScript files and serve "

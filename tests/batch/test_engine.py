@@ -19,29 +19,11 @@ from app.artifact import ArtifactError
 from app.batch.engine import MODEL_COLUMNS, BatchForecaster, BatchSpec
 from app.runtime.errors import InvalidSeriesError, SignatureError
 from app.runtime.intervals import IntervalSpec
-from tests.factories import make_series
+from tests.batch.rows import rows
 from tests.server import ServerProcess
 
 PARQUET = "application/vnd.apache.parquet"
 INTERVALS = IntervalSpec("paths", (80.0, 95.0), (0.1, 0.9), num_samples=40)
-
-
-def rows(count: int, length: int = 160) -> pa.Table:
-    """``count`` daily series of uneven lengths, with a missing day and a null in one."""
-    ids, days, values = [], [], []
-    for s in range(count):
-        n = length + 7 * s
-        day = np.datetime64("2024-01-01") + np.arange(n)
-        y = np.array(make_series(n, seed=s), dtype=np.float64)
-        keep = np.ones(n, bool)
-        if s == 1:
-            keep[n - 20] = False  # a missing timestamp, filled linearly like the server does
-            y[n - 30] = np.nan  # a null value
-        ids += [f"store-{s}"] * int(keep.sum())
-        days.append(day[keep])
-        values.append(y[keep])
-    return pa.table({"unique_id": ids, "ds": np.concatenate(days), "y": pa.array(np.concatenate(values),
-                                                                                from_pandas=True)})
 
 
 def server_answer(server: ServerProcess, table: pa.Table, query: str) -> pa.Table:
