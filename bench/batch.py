@@ -1,0 +1,198 @@
+"""Batch forecasting benchmark: ``rnncast batch`` on 1 and 2 processes against the
+server answering the same work through the Python client, with memory and a check
+that every path gives the same numbers to the bit.
+
+``python -m bench.batch [--series 1000000] [--sample 10000] [--skip-million]``
+
+1. Generates ``--series`` synthetic series (bench/batch_data.py) as Parquet parts of
+   10,000 series under bench/out/batch/input/.
+2. On the first ``--sample`` series: ``rnncast batch`` (horizon 24, 80/95 intervals,
+   100 paths, shipped model) with 1 and 2 worker processes, and ``rnncast serve`` (one
+   process, its default settings, and with 2 torch threads) through ``app.client``:
+   series/s and peak memory of every process of each run.
+3. The same sample's answers compared bit for bit across all paths.
+4. All ``--series`` through ``rnncast batch`` on 1 and 2 processes, means only
+   (``--million-level`` adds the intervals): the streaming path's peak memory and
+   rate on the whole input.
+
+Writes bench/out/batch/results.json and prints Markdown. The machine may be shared:
+compare the ratios of one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from app.client import Client
+from bench.batch_data import generate
+from bench.procs import session_pids, vm_hwm_kib
+from tests.server import run_server
+
+WORK = Path("bench/out/batch")
+PER_PART = 10_000
+HORIZON = 24
+LEVELS = (80, 95)
+SORT = [("unique_id", "ascending"), ("ds", "ascending")]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: what ran, on how many series, how long, and its memory."""
+
+    name: str
+    series: int
+    seconds: float
+    peak_rss_mib: float  # sum over processes of each one's peak RSS (VmHWM): over-states
+    peak_pss_mib: float  # peak of the sampled sum of PSS: shared library pages counted once
+    processes: int
+
+    @property
+    def series_per_s(self) -> float:
+        return self.series / self.seconds
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Memory:
+    """Samples the processes ``pids()`` lists: each one's peak RSS, and their summed PSS."""
+
+    def __init__(self, pids: Callable[[], list[int]], interval_s: float = 0.5) -> None:
+        self.pids, self.interval_s = pids, interval_s
+        self.hwm: dict[int, int] = {}
+        self.pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            pids = self.pids()
+            self.pss = max(self.pss, sum(_pss_kib(pid) for pid in pids))
+            for pid in pids:
+                self.hwm[pid] = max(self.hwm.get(pid, 0), vm_hwm_kib(pid))
+
+    def stop(self) -> tuple[float, float, int]:
+        """(peak RSS summed, peak PSS, processes), MiB."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.hwm.values()) / 1024, self.pss / 1024, len(self.hwm)
+
+
+def batch_run(name: str, source: Path, out: Path, series: int, workers: int, levels: bool) -> Run:
+    """``rnncast batch`` in a session of its own, timed and sampled."""
+    command = [sys.executable, "-m", "app.cli", "batch", "--model", "models/default", "--input", str(source),
+               "--output", str(out), "--horizon", str(HORIZON), "--workers", str(workers), "--no-progress"]
+    if levels:
+        command += ["--level", ",".join(map(str, LEVELS))]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, start_new_session=True)
+    memory = Memory(lambda: session_pids(process.pid))
+    code = process.wait()
+    seconds = time.perf_counter() - started
+    rss, pss, count = memory.stop()
+    if code != 0:
+        raise SystemExit(f"{name}: rnncast batch exited {code}")
+    return Run(name, series, seconds, rss, pss, count)
+
+
+def server_run(name: str, frame: pd.DataFrame, series: int, env: dict[str, str]) -> tuple[Run, pd.DataFrame]:
+    """The same forecasts from ``rnncast serve`` (one process) through ``app.client``."""
+    with run_server(Path("models"), WORK, env=env) as server:
+        memory = Memory(lambda: [server.process.pid])
+        started = time.perf_counter()
+        with Client(server.url, timeout=3600, max_concurrency=2) as client:
+            answer = client.forecast(frame, HORIZON, level=list(LEVELS))
+        seconds = time.perf_counter() - started
+        rss, pss, count = memory.stop()
+    return Run(name, series, seconds, rss, pss, count), answer
+
+
+def read_answer(out: Path) -> pa.Table:
+    return pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet"))).sort_by(SORT)
+
+
+def same_bits(left: pa.Table, right: pa.Table) -> bool:
+    """Ids, times and every float column equal bit for bit."""
+    if left["unique_id"].to_pylist() != right["unique_id"].to_pylist():
+        return False
+    if not np.array_equal(left["ds"].cast(pa.int64()).to_numpy(), right["ds"].cast(pa.int64()).to_numpy()):
+        return False
+    floats = ["mean", *(f"{side}-{level}" for level in LEVELS for side in ("lo", "hi"))]
+    return all(np.array_equal(left[c].to_numpy().astype(np.float32).view(np.uint32),
+                              right[c].to_numpy().astype(np.float32).view(np.uint32)) for c in floats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=10_000, help="series of the timed and compared runs")
+    parser.add_argument("--skip-million", action="store_true", help="leave out step 4")
+    parser.add_argument("--million-level", action="store_true", help="step 4 with 80/95 intervals too")
+    args = parser.parse_args()
+    # Made the same way as the million (10,000 series: exactly its first part).
+    sample = WORK / f"sample-{args.sample}"
+    counted = sum(pq.ParquetFile(p).metadata.num_rows for p in generate(sample, args.sample, PER_PART))
+    runs: list[Run] = []
+    answers: dict[str, pa.Table] = {}
+    for workers in (1, 2):
+        out = WORK / f"out-sample-{workers}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        runs.append(batch_run(f"rnncast batch, {workers} process(es)", sample, out, args.sample, workers, True))
+        answers[runs[-1].name] = read_answer(out)
+    frame = pd.concat([pd.read_parquet(p) for p in sorted(sample.iterdir())], ignore_index=True)
+    frame["unique_id"] = frame["unique_id"].astype(str)
+    for threads in ("1", "2"):
+        run, answer = server_run(f"rnncast serve (1 process, {threads} torch thread(s)) + app.client",
+                                 frame, args.sample, {"RNNCAST_NUM_THREADS": threads})
+        runs.append(run)
+        answers[run.name] = pa.Table.from_pandas(answer, preserve_index=False).sort_by(SORT)
+    del frame
+    reference = next(iter(answers.values()))
+    identical = {name: same_bits(reference, table) for name, table in answers.items()}
+    generated = float("nan")
+    if not args.skip_million:
+        started = time.perf_counter()
+        generate(WORK / "input", args.series, PER_PART)
+        generated = time.perf_counter() - started
+        what = "80/95 intervals" if args.million_level else "means only"
+        for workers in (1, 2):
+            out = WORK / f"out-million-{workers}"
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+            runs.append(batch_run(f"rnncast batch, {workers} process(es), all {args.series:,} series, {what}",
+                                  WORK / "input", out, args.series, workers, args.million_level))
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv),
+               "cores": len(os.sched_getaffinity(0)), "sample_rows": counted, "generate_s": generated,
+               "runs": [asdict(r) | {"series_per_s": r.series_per_s} for r in runs], "identical": identical}
+    (WORK / "results.json").write_text(json.dumps(results, indent=2))
+    print("| path | series | seconds | series/s | peak RSS, summed (MiB) | peak PSS (MiB) | processes |")
+    print("|---|---|---|---|---|---|---|")
+    for r in runs:
+        print(f"| {r.name} | {r.series:,} | {r.seconds:.1f} | {r.series_per_s:,.1f} | {r.peak_rss_mib:,.0f} | "
+              f"{r.peak_pss_mib:,.0f} | {r.processes} |")
+    print(f"\nIdentical to `{reference.num_rows:,}` rows of {next(iter(answers))}: {identical}")
+
+
+if __name__ == "__main__":
+    main()
