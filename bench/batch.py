@@ -47,6 +47,9 @@ PER_PART = 10_000
 HORIZON = 24
 LEVELS = (80, 95)
 SORT = [("unique_id", "ascending"), ("ds", "ascending")]
+# A bulk job, not an interactive one: the default 60 s request deadline would cut the
+# client's requests (thousands of series with 100 paths each) on a busy machine.
+LONG_DEADLINE = {"RNNCAST_REQUEST_TIMEOUT_S": "3600"}
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def main() -> None:
     frame["unique_id"] = frame["unique_id"].astype(str)
     for threads in ("1", "2"):
         run, answer = server_run(f"rnncast serve (1 process, {threads} torch thread(s)) + app.client",
-                                 frame, args.sample, {"RNNCAST_NUM_THREADS": threads})
+                                 frame, args.sample, {"RNNCAST_NUM_THREADS": threads, **LONG_DEADLINE})
         runs.append(run)
         answers[run.name] = pa.Table.from_pandas(answer, preserve_index=False).sort_by(SORT)
     del frame
