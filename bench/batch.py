@@ -62,6 +62,11 @@ class Run:
     peak_rss_mib: float  # sum over processes of each one's peak RSS (VmHWM): over-states
     peak_pss_mib: float  # peak of the sampled sum of PSS: shared library pages counted once
     processes: int
+    cpu_s: float  # CPU time (user + system) of every process of the path, the client's included
+
+    @property
+    def series_per_cpu_s(self) -> float:
+        return self.series / self.cpu_s
 
     @property
     def series_per_s(self) -> float:
@@ -112,12 +117,20 @@ def batch_run(name: str, source: Path, out: Path, series: int, workers: int, lev
     started = time.perf_counter()
     process = subprocess.Popen(command, start_new_session=True)
     memory = Memory(lambda: session_pids(process.pid))
-    code = process.wait()
+    # wait4's usage covers the process and the workers it waited for.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     rss, pss, count = memory.stop()
-    if code != 0:
-        raise SystemExit(f"{name}: rnncast batch exited {code}")
-    return Run(name, series, seconds, rss, pss, count)
+    if process.returncode != 0:
+        raise SystemExit(f"{name}: rnncast batch exited {process.returncode}")
+    return Run(name, series, seconds, rss, pss, count, usage.ru_utime + usage.ru_stime)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_run(name: str, frame: pd.DataFrame, series: int, env: dict[str, str],
@@ -125,12 +138,14 @@ def server_run(name: str, frame: pd.DataFrame, series: int, env: dict[str, str],
     """The same forecasts from ``rnncast serve`` (one process) through ``app.client``."""
     with run_server(Path("models"), WORK, env=env) as server:
         memory = Memory(lambda: [server.process.pid])
+        server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
         started = time.perf_counter()
         with Client(server.url, timeout=3600, max_concurrency=2) as client:
             answer = client.forecast(frame, HORIZON, level=list(LEVELS) if levels else [])
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds(server.process.pid) - server_cpu + time.process_time() - client_cpu
         rss, pss, count = memory.stop()
-    return Run(name, series, seconds, rss, pss, count), answer
+    return Run(name, series, seconds, rss, pss, count, cpu), answer
 
 
 def read_answer(out: Path) -> pa.Table:
@@ -199,14 +214,16 @@ def main() -> None:
                                   WORK / "input", out, args.series, workers, args.million_level))
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv),
                "cores": len(os.sched_getaffinity(0)), "sample_rows": counted, "generate_s": generated,
-               "runs": [asdict(r) | {"series_per_s": r.series_per_s} for r in runs],
+               "runs": [asdict(r) | {"series_per_s": r.series_per_s, "series_per_cpu_s": r.series_per_cpu_s}
+                        for r in runs],
                "identical": {"80/95 intervals": identical, "means only": means_identical}}
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
-    print("| path | series | seconds | series/s | peak RSS, summed (MiB) | peak PSS (MiB) | processes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| path | series | seconds | series/s | CPU s | series/CPU s | peak RSS, summed (MiB) | peak PSS (MiB) "
+          "| processes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        print(f"| {r.name} | {r.series:,} | {r.seconds:.1f} | {r.series_per_s:,.1f} | {r.peak_rss_mib:,.0f} | "
-              f"{r.peak_pss_mib:,.0f} | {r.processes} |")
+        print(f"| {r.name} | {r.series:,} | {r.seconds:.1f} | {r.series_per_s:,.1f} | {r.cpu_s:,.1f} | "
+              f"{r.series_per_cpu_s:,.1f} | {r.peak_rss_mib:,.0f} | {r.peak_pss_mib:,.0f} | {r.processes} |")
     print(f"\nBit-identical to the first path's answer: {results['identical']}")
 
 

@@ -3,6 +3,7 @@ processes (one torch thread each), each chunk written as its own Parquet part.
 
 - Memory stays bounded: the input is streamed (app.batch.chunks), at most two
   chunks per worker are in flight, and a worker writes its part itself.
+- Workers are forks of this process: torch's libraries are loaded once, shared.
 - Resumable: a part is written to a hidden file and renamed when complete, so a
   part that exists is finished; a rerun skips it. A manifest (``_batch.json``)
   records what the parts were made from, and a rerun with other options or another
@@ -84,12 +85,12 @@ def run(job: LocalJob, on_part: Callable[[int], None] = lambda series: None) -> 
     parts = parts_dir(job.output)
     _claim(parts, _manifest(job, files, sha256))
     todo = _Todo(chunks(files, _columns(job.spec), job.chunk_series), parts)
-    written, skipped = _forecast(job, todo, parts, on_part)
-    if written.parts + skipped.parts == 0:
+    written = _forecast(job, todo, parts, on_part)
+    if written.parts + todo.skipped == 0:
         raise BatchError(f"{job.input}: holds no rows; nothing to forecast")
     if parts != job.output:
         _assemble(parts, job.output)
-    return Summary(written.series, written.parts, skipped.parts)
+    return Summary(written.series, written.parts, todo.skipped)
 
 
 @dataclass
@@ -131,13 +132,12 @@ class _Todo:
     """Chunks whose parts are not written yet; counts the ones skipped."""
 
     def __init__(self, all_chunks: Iterator[Chunk], parts: Path) -> None:
-        self.all_chunks, self.parts, self.skipped = all_chunks, parts, _Count()
+        self.all_chunks, self.parts, self.skipped = all_chunks, parts, 0
 
     def __iter__(self) -> Iterator[Chunk]:
         for chunk in self.all_chunks:
             if _part_path(self.parts, chunk.name).is_file():
-                self.skipped.parts += 1
-                self.skipped.series += chunk.series
+                self.skipped += 1
             else:
                 yield chunk
 
@@ -172,7 +172,7 @@ def _write_part_in_worker(chunk: Chunk, parts: Path) -> int:
     return _write_part(_ENGINE, chunk, parts)
 
 
-def _forecast(job: LocalJob, todo: _Todo, parts: Path, on_part: Callable[[int], None]) -> tuple[_Count, _Count]:
+def _forecast(job: LocalJob, todo: _Todo, parts: Path, on_part: Callable[[int], None]) -> _Count:
     """Every chunk of ``todo`` forecast in this process (1 worker) or a pool of them."""
     done = _Count()
 
@@ -185,9 +185,11 @@ def _forecast(job: LocalJob, todo: _Todo, parts: Path, on_part: Callable[[int], 
         engine = BatchForecaster(job.spec)
         for chunk in todo:
             finished(_write_part(engine, chunk, parts))
-        return done, todo.skipped
-    # spawn: workers start clean, not as forks of a process that holds torch's threads.
-    context = multiprocessing.get_context("spawn")
+        return done
+    # fork: the workers share this process's loaded libraries (torch's are most of a
+    # worker's memory) instead of importing their own copies. Safe here because this
+    # process never runs a torch operation, so torch has started no threads to lose.
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(job.workers, context, initializer=_start_worker, initargs=(job.spec,)) as pool:
         running: set[Future[int]] = set()
         try:
@@ -202,7 +204,7 @@ def _forecast(job: LocalJob, todo: _Todo, parts: Path, on_part: Callable[[int], 
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
-    return done, todo.skipped
+    return done
 
 
 def _assemble(parts: Path, output: Path) -> None:
