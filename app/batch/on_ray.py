@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
+import ray
 import ray.data
 
+from app.batch.chunks import is_parquet
 from app.batch.engine import BatchForecaster, BatchSpec
 
 GROUP = "__rnncast_group"
@@ -65,3 +69,26 @@ def forecast_dataset(
     return keyed.groupby(GROUP, num_partitions=groups).map_groups(
         _Engine, batch_format="pyarrow", fn_constructor_args=(spec,), compute=actors, num_cpus=1
     )
+
+
+def read_rows(files: list[Path], spec: BatchSpec) -> ray.data.Dataset:
+    """The rows of Parquet or CSV ``files`` (one format), ids as text and CSV values as numbers."""
+    paths = [str(path) for path in files]
+    wanted = [name for name in (spec.id_col, spec.time_col, spec.target_col) if name]
+    if is_parquet(files[0]):
+        return ray.data.read_parquet(paths, columns=wanted)
+    types = {spec.id_col: pa.string(), spec.target_col: pa.float64()}
+    options = pa_csv.ConvertOptions(column_types=types, include_columns=wanted)
+    return ray.data.read_csv(paths, convert_options=options)
+
+
+def run_job(spec: BatchSpec, files: list[Path], output: Path, workers: int | None, address: str | None) -> None:
+    """Forecast ``files`` on the Ray cluster at ``address`` (None: RAY_ADDRESS, else a
+    local Ray) with ``workers`` actors (None: one per CPU of the cluster) into a
+    directory of Parquet parts."""
+    ray.init(address=address, include_dashboard=False)
+    try:
+        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        forecast_dataset(read_rows(files, spec), spec, count).write_parquet(str(output))
+    finally:
+        ray.shutdown()
