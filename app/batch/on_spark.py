@@ -31,8 +31,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark import SparkFiles
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, functions
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import StructType
 
@@ -63,8 +64,6 @@ def forecast_dataframe(
     context = rows.sparkSession.sparkContext
     pinned = dataclasses.replace(spec, sha256=_driver_sha256(spec))
     schema = answer_schema(rows, pinned)
-    # Executors fetch added files when their next task starts, so the first copies
-    # they take are those of the forecast job itself.
     for path in (pinned.model, _checksum_file(pinned.model)):
         context.addFile(str(path.resolve()))
     count = partitions or context.defaultParallelism
@@ -81,9 +80,22 @@ def read_rows(spark: SparkSession, files: list[Path], spec: BatchSpec) -> DataFr
     paths = [str(path) for path in files]
     wanted = [name for name in (spec.id_col, spec.time_col, spec.target_col) if name]
     if is_parquet(files[0]):
-        return spark.read.parquet(*paths).select(*wanted)
+        return _parquet_rows(spark, paths, wanted, spec.time_col)
     rows = spark.read.csv(paths, header=True).select(*wanted)
     return rows.withColumn(spec.target_col, rows[spec.target_col].cast("double"))
+
+
+def _parquet_rows(spark: SparkSession, paths: list[str], wanted: list[str], time_col: str) -> DataFrame:
+    """Parquet rows. Spark refuses nanosecond timestamps (pandas' default), so those are
+    read as integers and made microsecond timestamps again, zoned or not as written."""
+    schema = pq.read_schema(paths[0])
+    kind = schema.field(time_col).type if time_col in schema.names else None
+    if kind is None or not pa.types.is_timestamp(kind) or kind.unit != "ns":
+        return spark.read.parquet(*paths).select(*wanted)
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    rows = spark.read.parquet(*paths).select(*wanted)
+    micros = functions.timestamp_micros(functions.expr(f"`{time_col}` div 1000"))
+    return rows.withColumn(time_col, micros if kind.tz else micros.cast("timestamp_ntz"))
 
 
 def run_job(spec: BatchSpec, files: list[Path], output: Path, master: str | None) -> None:

@@ -41,23 +41,24 @@ def spark() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def input_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    """300 series of uneven lengths, and the same rows as a Parquet file."""
+    """300 series of uneven lengths, and the same rows as a Parquet file with times in
+    nanoseconds, as pandas writes them (which Spark cannot read as timestamps)."""
     table = rows(300, length=120)
     path = tmp_path_factory.mktemp("spark") / "rows.parquet"
-    pq.write_table(table, path)
+    pq.write_table(table.set_column(1, "ds", table["ds"].cast(pa.timestamp("ns"))), path)
     return table, path
 
 
 def test_spark_equals_the_engine_to_the_bit(spark: Any, input_rows: tuple[pa.Table, Path],
                                            tiny_artifact: Path) -> None:
-    from app.batch.on_spark import forecast_dataframe
+    from app.batch.on_spark import forecast_dataframe, read_rows
 
     table, path = input_rows
     spec = dataclasses.replace(SPEC, model=tiny_artifact)
     expected = BatchForecaster(spec)(table).sort_by(SORT)
     # Three partitions and engine calls of a few thousand rows: most calls end with a
     # series whose rest arrives in the next Arrow batch.
-    answer = forecast_dataframe(spark.read.parquet(str(path)), spec, partitions=3, rows_per_call=4000)
+    answer = forecast_dataframe(read_rows(spark, [path], spec), spec, partitions=3, rows_per_call=4000)
     got = answer.toArrow().sort_by(SORT)
     assert got.num_rows == 300 * 6
     # Spark keeps microseconds: the same instants, cast; every number as it was.
@@ -66,11 +67,11 @@ def test_spark_equals_the_engine_to_the_bit(spark: Any, input_rows: tuple[pa.Tab
 
 def test_the_driver_refuses_a_model_with_another_checksum(spark: Any, input_rows: tuple[pa.Table, Path],
                                                          tiny_artifact: Path) -> None:
-    from app.batch.on_spark import forecast_dataframe
+    from app.batch.on_spark import forecast_dataframe, read_rows
 
     spec = dataclasses.replace(SPEC, model=tiny_artifact, sha256="0" * 64)
     with pytest.raises(ArtifactError, match="is not the expected 0{64}"):
-        forecast_dataframe(spark.read.parquet(str(input_rows[1])), spec)
+        forecast_dataframe(read_rows(spark, [input_rows[1]], spec), spec)
 
 
 def test_a_model_changed_after_the_driver_pinned_it_forecasts_nothing(
@@ -78,7 +79,7 @@ def test_a_model_changed_after_the_driver_pinned_it_forecasts_nothing(
 ) -> None:
     """In local mode Spark itself notices first (its copy no longer matches the file);
     on a cluster the executor's check against the pinned sha256 is what refuses it."""
-    from app.batch.on_spark import forecast_dataframe
+    from app.batch.on_spark import forecast_dataframe, read_rows
 
     # Another file name: Spark ships by name and refuses a second, different model.pt.
     model = tmp_path / "default" / "tampered.pt"
@@ -86,7 +87,7 @@ def test_a_model_changed_after_the_driver_pinned_it_forecasts_nothing(
     shutil.copyfile(tiny_artifact, model)
     shutil.copyfile(tiny_artifact.with_name(tiny_artifact.name + ".sha256"), model.with_name(model.name + ".sha256"))
     spec = dataclasses.replace(SPEC, model=model)
-    answer = forecast_dataframe(spark.read.parquet(str(input_rows[1])), spec)
+    answer = forecast_dataframe(read_rows(spark, [input_rows[1]], spec), spec)
     # Changed after the driver pinned its sha256, before an executor fetches it.
     with spec.model.open("ab") as handle:
         handle.write(b"\0")
