@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 # The marked test tiers that `make test` leaves out and `make tiers` (so .ci/run) runs,
 # one `test-<marker>` target each (markers: pyproject.toml). A tier that needs more than
 # the dev environment installs it in its own target.
-TIERS := slow browser container
+TIERS := slow browser container distributed
 
 .PHONY: serve setup test tiers $(addprefix test-,$(TIERS)) lint model tutorial clean
 
@@ -50,6 +50,15 @@ $(VENV)/.browser: $(VENV)/.dev
 test-browser: $(VENV)/.browser  ## the forecast page in headless Chromium (screenshots in test-artifacts/)
 	bash scripts/install-tools.sh browser
 	$(BIN)/pytest -m browser
+
+# The distributed tier adds Ray and PySpark; Spark runs on the system's Java 17.
+$(VENV)/.distributed: $(VENV)/.dev
+	$(PIP) -e '.[train,client,dev,ray,spark]'
+	touch $@
+
+test-distributed: $(VENV)/.distributed  ## the Ray (local, 2 CPUs) and Spark (local[2]) batch engines
+	bash scripts/install-tools.sh distributed
+	$(BIN)/pytest -m distributed
 
 test-container: $(VENV)/.dev  ## build the image with podman and run it (root; about 4 min cold)
 	bash scripts/container-check.sh

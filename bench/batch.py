@@ -1,15 +1,18 @@
-"""Batch forecasting benchmark: ``rnncast batch`` on 1 and 2 processes against the
-server answering the same work through the Python client, with memory and a check
-that every path gives the same numbers to the bit.
+"""Batch forecasting benchmark: ``rnncast batch`` on 1 and 2 processes, on a local Ray
+(2 workers) and on Spark ``local[2]``, against the server answering the same work
+through the Python client, with memory and a check that every path gives the same
+numbers to the bit.
 
 ``python -m bench.batch [--series 1000000] [--sample 10000] [--skip-million]``
 
 1. Generates ``--series`` synthetic series (bench/batch_data.py) as Parquet parts of
    10,000 series under bench/out/batch/input/.
 2. On the first ``--sample`` series: ``rnncast batch`` (horizon 24, 80/95 intervals,
-   100 paths, shipped model) with 1 and 2 worker processes, and ``rnncast serve`` (one
-   process, its default settings, and with 2 torch threads) through ``app.client``:
-   series/s and peak memory of every process of each run.
+   100 paths, shipped model) with 1 and 2 worker processes, with ``--engine ray``
+   (``--address local``, 2 workers) and ``--engine spark`` (``--master local[2]``;
+   both need the ray and spark extras), and ``rnncast serve`` (one process, its
+   default settings, and with 2 torch threads) through ``app.client``: series/s and
+   peak memory of every process of each run.
 3. The same sample's answers compared bit for bit across all paths.
 4. All ``--series`` through ``rnncast batch`` on 1 and 2 processes, means only
    (``--million-level`` adds the intervals): the streaming path's peak memory and
@@ -108,10 +111,16 @@ class Memory:
         return sum(self.hwm.values()) / 1024, self.pss / 1024, len(self.hwm)
 
 
-def batch_run(name: str, source: Path, out: Path, series: int, workers: int, levels: bool) -> Run:
-    """``rnncast batch`` in a session of its own, timed and sampled."""
+# The cluster engines on this machine's 2 cores: a Ray started for the run, Spark local[2].
+ENGINES = {"ray": ["--engine", "ray", "--address", "local"], "spark": ["--engine", "spark", "--master", "local[2]"]}
+
+
+def batch_run(name: str, source: Path, out: Path, series: int, workers: int, levels: bool,
+              engine: tuple[str, ...] = ()) -> Run:
+    """``rnncast batch`` (with ``engine``'s options) in a session of its own, timed and sampled."""
     command = [sys.executable, "-m", "app.cli", "batch", "--model", "models/default", "--input", str(source),
-               "--output", str(out), "--horizon", str(HORIZON), "--workers", str(workers), "--no-progress"]
+               "--output", str(out), "--horizon", str(HORIZON), "--workers", str(workers), "--no-progress",
+               *engine]
     if levels:
         command += ["--level", ",".join(map(str, LEVELS))]
     started = time.perf_counter()
@@ -152,11 +161,16 @@ def read_answer(out: Path) -> pa.Table:
     return pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet"))).sort_by(SORT)
 
 
+def _nanoseconds(times: pa.ChunkedArray) -> np.ndarray:
+    """Times as integer nanoseconds (Spark keeps microseconds: the same instants)."""
+    return np.asarray(times.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy())
+
+
 def same_bits(left: pa.Table, right: pa.Table) -> bool:
     """Ids, times and every float column equal bit for bit."""
     if left["unique_id"].to_pylist() != right["unique_id"].to_pylist():
         return False
-    if not np.array_equal(left["ds"].cast(pa.int64()).to_numpy(), right["ds"].cast(pa.int64()).to_numpy()):
+    if not np.array_equal(_nanoseconds(left["ds"]), _nanoseconds(right["ds"])):
         return False
     floats = [c for c in left.column_names if c.startswith(("mean", "lo-", "hi-"))]
     if floats != [c for c in right.column_names if c.startswith(("mean", "lo-", "hi-"))]:
@@ -176,6 +190,12 @@ def compare(sample: Path, series: int, levels: bool) -> tuple[list[Run], dict[st
         subprocess.run(["rm", "-rf", str(out)], check=True)
         runs.append(batch_run(f"rnncast batch, {workers} process(es), {what}", sample, out, series, workers,
                               levels))
+        answers[runs[-1].name] = read_answer(out)
+    for engine, options in ENGINES.items():
+        out = WORK / f"out-sample-{engine}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        runs.append(batch_run(f"rnncast batch --engine {engine}, 2 workers, {what}", sample, out, series, 2,
+                              levels, tuple(options)))
         answers[runs[-1].name] = read_answer(out)
     frame = pd.concat([pd.read_parquet(p) for p in sorted(sample.iterdir())], ignore_index=True)
     frame["unique_id"] = frame["unique_id"].astype(str)

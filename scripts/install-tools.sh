@@ -7,12 +7,13 @@
 #                                        with the TypeScript compiler that checks the dashboard
 #                                        against it (npm, pinned in tests/deploy/grafana-schema)
 #   scripts/install-tools.sh browser     Chromium and curl (`make test-browser`)
+#   scripts/install-tools.sh distributed a Java runtime for Spark (`make test-distributed`)
 #   scripts/install-tools.sh container   podman, runc, mmdebstrap, podman-compose and CNI's
 #                                        dnsname plugin (`make test-container`)
 #
 # Without apt-get or npm it says what is missing and exits 0, and the tests that need a
-# tool skip with a reason; only the container tier, which cannot run at all without its
-# tools, makes that exit 1.
+# tool skip with a reason; only the container and distributed tiers, which cannot run at
+# all without their tools, make that exit 1.
 set -euo pipefail
 
 group="${1:-default}"
@@ -47,6 +48,9 @@ case "$group" in
         want chromium chromium
         want curl curl
         ;;
+    distributed)
+        want java openjdk-17-jre-headless
+        ;;
     container)
         want podman podman
         want runc runc
@@ -56,7 +60,7 @@ case "$group" in
         want /usr/lib/cni/dnsname golang-github-containernetworking-plugin-dnsname
         ;;
     *)
-        echo "usage: $0 [browser|container]" >&2
+        echo "usage: $0 [browser|distributed|container]" >&2
         exit 2
         ;;
 esac
@@ -67,7 +71,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
     echo "install-tools: not installing ${missing[*]} (needs apt-get as root)" >&2
-    [ "$group" = container ] && exit 1 || exit 0
+    [ "$group" = container ] || [ "$group" = distributed ] && exit 1 || exit 0
 fi
 
 echo "install-tools: installing ${missing[*]} with apt-get" >&2

@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.batch.engine import BatchSpec
 
 EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 2, 3, 130
 PLAIN_EVERY_S = 10.0
@@ -79,6 +83,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument("--trusted-certificate", type=Path, action="append", default=[],
                        help="verify the model's signature against this CA certificate (repeatable)")
     batch.add_argument("--no-progress", action="store_true", help="print no progress on standard error")
+    batch.add_argument("--engine", choices=["local", "ray", "spark"], default="local",
+                       help="processes on this machine, or a Ray or Spark cluster (the ray or spark extra); "
+                       "ray and spark write a directory of Parquet parts, without resuming")
+    batch.add_argument("--address", help="Ray cluster address (--engine ray; default: RAY_ADDRESS, else a local Ray)")
+    batch.add_argument("--master", help="Spark master URL (--engine spark; default: spark-submit's, else local[*])")
     batch.set_defaults(run=run)
 
 
@@ -136,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     spec = BatchSpec(model, args.horizon, args.sha256, tuple(args.trusted_key), tuple(args.trusted_certificate),
                      intervals, args.seed, args.id_col, args.time_col, args.target_col, args.freq,
                      FillPolicy(args.fill, args.max_missing), args.backtest or 0, args.step_size)
+    if args.engine != "local":
+        return _run_on_cluster(args, spec)
     job = local.LocalJob(spec, args.input, args.output, args.workers or local.default_workers(), args.chunk_series)
     try:
         with _Progress(not args.no_progress) as progress:
@@ -151,5 +162,41 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(f"rnncast batch: {summary.series:,} series forecast into {summary.written} parts "
           f"({summary.skipped} parts already done) at {progress.rate():,.1f} series/s -> {args.output}",
+          file=sys.stderr)
+    return 0
+
+
+def _run_on_cluster(args: argparse.Namespace, spec: BatchSpec) -> int:
+    """The job on Ray or Spark (imported only here): the model verified first, the
+    input listed, then the whole job in one go into a new directory of Parquet parts."""
+    from app.artifact import ArtifactError
+    from app.batch.chunks import InputError, input_files
+    from app.batch.engine import verify_model
+    from app.runtime.errors import SignatureError
+
+    try:
+        verify_model(spec)
+    except (ArtifactError, SignatureError) as exc:
+        print(f"rnncast batch: model refused: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    try:
+        files = input_files(args.input)
+    except InputError as exc:
+        print(f"rnncast batch: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.output.exists():
+        print(f"rnncast batch: {args.output} exists; --engine {args.engine} writes a new directory",
+              file=sys.stderr)
+        return EXIT_INPUT
+    started = time.monotonic()
+    if args.engine == "ray":
+        from app.batch import on_ray
+
+        on_ray.run_job(spec, files, args.output, args.workers, args.address)
+    else:
+        from app.batch import on_spark
+
+        on_spark.run_job(spec, files, args.output, args.master)
+    print(f"rnncast batch: forecast on {args.engine} in {time.monotonic() - started:,.1f} s -> {args.output}",
           file=sys.stderr)
     return 0
