@@ -88,14 +88,14 @@ def otlp_sink() -> Iterator[tuple[str, Sink]]:
         server.server_close()
 
 
-def export_main(paths: Paths) -> tuple[Path, str]:
-    """The ``main`` branch's app/ under bench/out/main-tree (replaced each run), and its commit."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "main"], cwd=paths.repo, check=True,
+def export_main(paths: Paths, ref: str) -> tuple[Path, str]:
+    """``ref``'s app/ under bench/out/main-tree (replaced each run), and its commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=paths.repo, check=True,
                             capture_output=True, text=True).stdout.strip()
     tree = paths.out / "main-tree"
     subprocess.run(["rm", "-rf", str(tree)], check=True)
     tree.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", "main", "app"], cwd=paths.repo, check=True, capture_output=True)
+    archive = subprocess.run(["git", "archive", ref, "app"], cwd=paths.repo, check=True, capture_output=True)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(tree, filter="data")
     return tree, commit
@@ -149,11 +149,12 @@ def report(runs: list[ServerRun], sink: Sink, commit: str, args: argparse.Namesp
     lines = [
         "# What tracing costs",
         "",
-        f"- Command: `.venv/bin/python -m bench.tracing --rounds {args.rounds} --duration {args.duration:g}`, "
+        f"- Command: `.venv/bin/python -m bench.tracing --rounds {args.rounds} --duration {args.duration:g} "
+        f"--baseline {args.baseline}`, "
         f"{started}, {elapsed_s:.0f} s.",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, load average at start "
         f"{[round(x, 2) for x in m['load_average_at_start']]} (shared with other jobs: figures are noisy).",
-        f"- `main` is the main branch at {commit}, exported beside this tree and run from the same venv; "
+        f"- `main` is `{args.baseline}` (commit {commit}), exported beside this tree and run from the same venv; "
         "`main-again` is the same code started again: its ratio to `main` is the noise (an A/A check).",
         "- Each variant is `rnncast serve` alone, one worker pinned to core 0, `RNNCAST_NUM_THREADS=1`, the "
         f"shipped default model; wrk `-t1 -c64` on core 1 with a one-step body of {window} values, "
@@ -194,12 +195,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tracing", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per point")
+    parser.add_argument("--baseline", default="main",
+                        help="the git revision the variants are compared with (once tracing is on main: "
+                        "the commit before it)")
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit("the benchmark needs two cores: one for the server, one for wrk")
     os.sched_setaffinity(0, {1})
     paths, started, clock = default_paths(), datetime.now().astimezone().isoformat(timespec="seconds"), time.time()
-    main_tree, commit = export_main(paths)
+    main_tree, commit = export_main(paths, args.baseline)
     plan = LoadPlan(concurrencies=(64,), duration_s=args.duration, warmup_s=2.0)
     with otlp_sink() as (endpoint, sink):
         runs = run_rounds(makers(paths, main_tree, endpoint), plan, args.rounds, paths.out / "bodies", paths.logs)
