@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from app.artifact import read_metadata
 from bench import targets
 from bench.loadgen import LoadResult, run_wrk
 from bench.loadtest import server_cpu_s
@@ -55,10 +56,14 @@ def _counter(port: int, sample: str) -> float:
     return float(found[0]) if found else 0.0
 
 
+def _window(paths: Paths) -> int:
+    return read_metadata(paths.default_model).window  # the shipped model's own window
+
+
 def _spec(paths: Paths, variant: str, log_file: Path) -> ServerSpec:
     env = {"RNNCAST_FORECAST_LOG": str(log_file)} if variant == "log-on" else {}
     return targets.rnncast(paths, model_dir=paths.default_models, model_path=paths.default_model,
-                           window=100, name=f"rnncast-{variant}", env=env)
+                           window=_window(paths), name=f"rnncast-{variant}", env=env)
 
 
 def _load_both(servers: dict[str, Running], body: Path, concurrency: int, seconds: float) -> dict[str, LoadResult]:
@@ -78,9 +83,9 @@ def measure(paths: Paths, args: argparse.Namespace) -> tuple[list[Point], dict[s
     log_file.parent.mkdir(parents=True, exist_ok=True)
     for stale in log_file.parent.glob(f"{log_file.name}*"):
         stale.unlink()
-    body = paths.out / "bodies" / "w100.json"
+    body = paths.out / "bodies" / f"w{_window(paths)}.json"
     body.parent.mkdir(parents=True, exist_ok=True)
-    body.write_bytes(targets.body_for(100))
+    body.write_bytes(targets.body_for(_window(paths)))
     points = []
     with contextlib.ExitStack() as stack:
         servers = {v: stack.enter_context(serving(_spec(paths, v, log_file), paths.logs)) for v in VARIANTS}
@@ -111,7 +116,7 @@ def in_process_costs(paths: Paths, requests: int = 2000, repeats: int = 7) -> tu
     from app.runtime.forecaster import Forecaster
 
     forecaster = Forecaster.load(paths.default_model, torch.device("cpu"), "default")
-    values = targets.series_values(100)
+    values = targets.series_values(forecaster.window)
     prediction = np.ones(1, dtype=np.float32)
     folder = paths.out / "forecast-log"
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,6 +146,7 @@ def report(points: list[Point], written: dict[str, float], costs: tuple[float, f
     cpu_off = statistics.median(p.cpu_us_per_request for p in points if p.variant == "log-off")
     loop_us, writer_us = costs
     m = machine_description()
+    window = _window(default_paths())
     lines = [
         "# The forecast log's cost",
         "",
@@ -148,10 +154,10 @@ def report(points: list[Point], written: dict[str, float], costs: tuple[float, f
         f"{args.concurrency} --duration {args.duration:g}`, {started}, {elapsed_s:.0f} s.",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, load average at start "
         f"{[round(x, 2) for x in m['load_average_at_start']]} (shared with other jobs).",
-        "- Two `rnncast serve` at once, shipped default model (window 100), one worker each, both pinned "
+        f"- Two `rnncast serve` at once, shipped default model (window {window}), one worker each, both pinned "
         "to core 0, `RNNCAST_NUM_THREADS=1`: log off, and log on (`RNNCAST_FORECAST_LOG` a file, sample "
         "rate 1: a line per forecast). Two wrk `-t1` on core 1 load both at the same time with a one-step "
-        f"body of 100 values, c={args.concurrency} each; 2 s warm-up discarded, then {args.rounds} rounds "
+        f"body of {window} values, c={args.concurrency} each; 2 s warm-up discarded, then {args.rounds} rounds "
         f"of {args.duration:g} s.",
         "",
         f"**Server CPU time per answered request, log on / off: {statistics.median(cpu_ratios):.3f}× "
