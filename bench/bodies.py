@@ -22,7 +22,6 @@ import os
 import random
 import signal
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +33,7 @@ from pydantic import BaseModel
 
 from app.api.bodies import parse_body
 from app.api.schemas import RollingRequest, TimedSeriesIn
-from bench.hostile import LIGHT, REPO, start
+from bench.hostile import REPO, beside, light_latencies_ms, start
 
 
 def _shapes() -> dict[str, bytes]:
@@ -98,37 +97,19 @@ def in_process(repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def _latencies(client: httpx.Client, n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        client.post("/v1/forecast", json=LIGHT).raise_for_status()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def served(light: int) -> dict[str, Any]:
     shape = _shapes()["10,000 series x 140 integers (8 MiB)"]
     end = shape.rindex(b"]}]}")  # the end of the last series' values
     big = shape[:end] + b',"x"' + shape[end:]  # one invalid value, last
     proc, url = start(REPO, "0")
     try:
+        headers = {"content-type": "application/json"}
         with httpx.Client(base_url=url, timeout=120) as client:
-            idle = _latencies(client, light)
-            stop, statuses = threading.Event(), []
-
-            def post_big() -> None:
-                with httpx.Client(base_url=url, timeout=120) as poster:
-                    while not stop.is_set():
-                        headers = {"content-type": "application/json"}
-                        statuses.append(poster.post("/v1/forecast/rolling", content=big, headers=headers).status_code)
-
-            poster = threading.Thread(target=post_big)
-            poster.start()
-            time.sleep(1.0)
-            busy = _latencies(client, light)
-            stop.set()
-            poster.join()
+            idle = light_latencies_ms(client, light)
+            busy, statuses = beside(
+                url, lambda poster: poster.post("/v1/forecast/rolling", content=big, headers=headers).status_code,
+                lambda: light_latencies_ms(client, light), timeout=120,
+            )
         return {
             "big_body_mib": round(len(big) / 2**20, 2),
             "big_posts": len(statuses), "big_statuses": sorted(set(statuses)),

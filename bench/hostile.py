@@ -14,11 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import numpy as np
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parent.parent
 VALUES = [round(float(np.sin(0.02 * t) + 1), 4) for t in range(160)]  # the model's window is 128
 LIGHT = {"series": [{"values": VALUES}]}
@@ -51,14 +54,41 @@ def start(app_dir: Path, cpus: str, settings: dict[str, str] | None = None) -> t
     raise RuntimeError("server not ready")
 
 
-def light_p99(url: str, n: int) -> float:
+def light_latencies_ms(client: httpx.Client, n: int) -> list[float]:
+    """``n`` light one-step requests one after the other: each one's latency in ms."""
     times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        client.post("/v1/forecast", json=LIGHT).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def light_p99(url: str, n: int) -> float:
     with httpx.Client(base_url=url, timeout=300) as client:
-        for _ in range(n):
-            t = time.perf_counter()
-            client.post("/v1/forecast", json=LIGHT).raise_for_status()
-            times.append(time.perf_counter() - t)
-    return float(np.percentile(times, 99) * 1000)
+        return float(np.percentile(light_latencies_ms(client, n), 99))
+
+
+def beside(
+    url: str, post: Callable[[httpx.Client], int], measure: Callable[[], T], timeout: float
+) -> tuple[T, list[int]]:
+    """``measure()`` while another client repeats ``post`` back to back (after a second
+    to get going); the result and the statuses ``post`` returned."""
+    stop, statuses = threading.Event(), []
+
+    def repeat() -> None:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            while not stop.is_set():
+                statuses.append(post(client))
+
+    worker = threading.Thread(target=repeat)
+    worker.start()
+    try:
+        time.sleep(1.0)
+        return measure(), statuses
+    finally:
+        stop.set()
+        worker.join()
 
 
 def lanes(app_dir: Path, cpus: str, n: int) -> dict[str, float]:
@@ -66,20 +96,8 @@ def lanes(app_dir: Path, cpus: str, n: int) -> dict[str, float]:
     proc, url = start(app_dir, cpus)
     try:
         idle = light_p99(url, n)
-        stop = threading.Event()
-        statuses: list[int] = []
-
-        def heavy() -> None:
-            with httpx.Client(base_url=url, timeout=600) as client:
-                while not stop.is_set():
-                    statuses.append(client.post("/v1/forecast/rolling", json=HEAVY).status_code)
-
-        worker = threading.Thread(target=heavy)
-        worker.start()
-        time.sleep(1.0)
-        busy = light_p99(url, n)
-        stop.set()
-        worker.join()
+        busy, statuses = beside(url, lambda c: c.post("/v1/forecast/rolling", json=HEAVY).status_code,
+                                lambda: light_p99(url, n), timeout=600)
         return {"idle_p99_ms": idle, "heavy_p99_ms": busy, "ratio": busy / idle, "heavy_statuses": len(statuses)}
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
