@@ -5,13 +5,15 @@ read in batches so memory stays bounded whatever its size. Every series' rows mu
 be together: contiguous in one file (sorted or grouped by id; the order inside a
 series does not matter). Rows of a series met again after another series, or in
 another file, are refused, since a forecast made from part of a series would be
-silently wrong.
+silently wrong. Input sorted by id is checked in constant memory; other input keeps
+the ids it has met (see :class:`_Taken`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,12 +90,54 @@ def read_batches(path: Path, columns: Columns) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
+class _Taken:
+    """The ids of the series cut so far, to refuse a series met again.
+
+    While the ids come in ascending order (input sorted by id), the last one is
+    enough: a greater id is new. The first id out of order recalls every id before
+    its rows, re-reading the input's id column once; from then on all ids are kept
+    in a set (memory that grows with the number of series, for unsorted input only).
+    """
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+        self.all: set[str] | None = None
+
+    def take(self, name: str, before: Callable[[], Iterable[str]]) -> bool:
+        """Record ``name``; False if it was taken already. ``before()`` gives the ids of
+        every row before this series' first row."""
+        if self.all is None:
+            if self.last is None or name > self.last:
+                self.last = name
+                return True
+            self.all = set(before())
+        if name in self.all:
+            return False
+        self.all.add(name)
+        return True
+
+
+def _ids_before(files: list[Path], index: int, rows: int, columns: Columns) -> Iterator[str]:
+    """The ids of every file before ``files[index]`` and of that file's first ``rows`` rows."""
+    only_ids = replace(columns, time="", target="")
+    for number, file in enumerate(files[: index + 1]):
+        left = rows if number == index else -1
+        for batch in read_batches(file, only_ids):
+            ids = batch[columns.id] if left < 0 else batch[columns.id].slice(0, left)
+            yield from pc.unique(ids.cast(pa.string())).to_pylist()
+            left -= len(ids)
+            if left == 0:
+                break
+
+
 class _Cutter:
     """Cuts one file's batches at series boundaries into chunks of ``size`` series."""
 
-    def __init__(self, file: Path, id_col: str, size: int, seen: set[str]) -> None:
-        self.file, self.id_col, self.size, self.seen = file, id_col, size, seen
+    def __init__(self, files: list[Path], index: int, columns: Columns, size: int, taken: _Taken) -> None:
+        self.files, self.index_in_files, self.columns = files, index, columns
+        self.file, self.id_col, self.size, self.taken = files[index], columns.id, size, taken
         self.carry: pa.Table | None = None  # rows of the last series so far: it may go on
+        self.first_row = 0  # the file's row at which ``carry`` starts
         self.pending: list[pa.Table] = []
         self.count = 0
         self.index = 0
@@ -104,6 +148,7 @@ class _Cutter:
         starts, names = self._runs(rows)
         self.carry = rows.slice(starts[-1])
         yield from self._take(rows, starts, names[:-1])
+        self.first_row += starts[-1]
 
     def finish(self) -> Iterator[Chunk]:
         """The last chunk, with the file's last series."""
@@ -126,14 +171,15 @@ class _Cutter:
 
     def _take(self, rows: pa.Table, starts: list[int], names: list[str]) -> Iterator[Chunk]:
         """Add the complete runs ``names`` (rows ``starts[i]:starts[i + 1]``) to the chunk."""
-        for name in names:  # once per series, never per row
-            if name in self.seen:
+        for name, start in zip(names, starts, strict=False):  # once per series, never per row
+            before = functools.partial(_ids_before, self.files, self.index_in_files, self.first_row + start,
+                                       self.columns)
+            if not self.taken.take(name, before):
                 raise InvalidSeriesError(
                     f"{self.file.name}: the rows of series {name!r} are not together (it appears again "
                     "after other series or in another file); group the input by series, e.g. sort it "
                     f"by {self.id_col!r}", field=self.id_col,
                 )
-            self.seen.add(name)
         first = 0
         while first < len(names):
             last = min(len(names), first + self.size - self.count)
@@ -152,9 +198,9 @@ class _Cutter:
 
 def chunks(files: list[Path], columns: Columns, size: int) -> Iterator[Chunk]:
     """Tables of at most ``size`` whole series from ``files``, in input order."""
-    seen: set[str] = set()
-    for file in files:
-        cutter = _Cutter(file, columns.id, size, seen)
+    taken = _Taken()
+    for index, file in enumerate(files):
+        cutter = _Cutter(files, index, columns, size, taken)
         for batch in read_batches(file, columns):
             if batch.num_rows:
                 yield from cutter.feed(batch)

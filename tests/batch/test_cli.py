@@ -144,3 +144,22 @@ def test_without_tqdm_progress_is_a_plain_line(monkeypatch: pytest.MonkeyPatch, 
     lines = capsys.readouterr().err.splitlines()
     assert re.fullmatch(r"rnncast batch: 6 series, [\d.,]+ series/s", lines[0])
     assert lines[-1].startswith("rnncast batch: 11 series forecast into 2 parts")
+
+
+def test_sorted_ids_are_checked_without_keeping_them() -> None:
+    taken = chunks._Taken()
+    assert all(taken.take(f"s{i:05d}", lambda: pytest.fail("sorted ids need no recall")) for i in range(1000))
+    assert taken.all is None
+
+
+def test_unsorted_input_is_checked_against_every_id_before(tmp_path: Path) -> None:
+    table = rows(4)
+    by_id = {name: table.filter(pc.equal(table["unique_id"], name)) for name in ("store-0", "store-1", "store-2")}
+    # z-a order across two files: the first id out of order recalls the ids before it
+    pq.write_table(pa.concat_tables([by_id["store-2"], by_id["store-0"]]), tmp_path / "a.parquet")
+    pq.write_table(by_id["store-1"], tmp_path / "b.parquet")
+    got = list(chunks.chunks(chunks.input_files(tmp_path), chunks.Columns(), 10))
+    assert [c.series for c in got] == [2, 1]
+    pq.write_table(pa.concat_tables([by_id["store-1"], by_id["store-2"]]), tmp_path / "b.parquet")
+    with pytest.raises(chunks.InvalidSeriesError, match="series 'store-2' are not together"):
+        list(chunks.chunks(chunks.input_files(tmp_path), chunks.Columns(), 10))
