@@ -14,11 +14,11 @@ numbers to the bit.
    default settings, and with 2 torch threads) through ``app.client``: series/s and
    peak memory of every process of each run.
 3. The same sample's answers compared bit for bit across all paths.
-4. All ``--series`` through ``rnncast batch`` on 1 and 2 processes, means only
-   (``--million-level`` adds the intervals): the streaming path's peak memory and
-   rate on the whole input.
+4. All ``--series`` through each of ``--million-paths`` (default: ``rnncast batch`` on
+   1 and 2 processes; ``ray`` and ``spark`` add those engines), means only
+   (``--million-level``: with the 80/95 intervals): peak memory and rate on the whole input.
 
-Writes bench/out/batch/results.json and prints Markdown. The machine may be shared:
+Writes bench/out/batch/results.json (``--results``) and prints Markdown. The machine may be shared:
 compare the ratios of one run, not figures across runs.
 """
 
@@ -213,31 +213,42 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=10_000, help="series of the timed and compared runs")
     parser.add_argument("--skip-million", action="store_true", help="leave out step 4")
-    parser.add_argument("--million-level", action="store_true", help="step 4 with 80/95 intervals too")
+    parser.add_argument("--million-level", action="store_true", help="step 4 with 80/95 intervals")
+    parser.add_argument("--million-paths", default="1,2", help="step 4's paths: 1 and 2 (processes), ray, spark")
+    parser.add_argument("--results", default="results.json", help="file under bench/out/batch/ for the figures")
+    parser.add_argument("--skip-sample", action="store_true", help="leave out steps 2 and 3")
     args = parser.parse_args()
     # Made the same way as the million (10,000 series: exactly its first part).
     sample = WORK / f"sample-{args.sample}"
     counted = sum(pq.ParquetFile(p).metadata.num_rows for p in generate(sample, args.sample, PER_PART))
-    runs, identical = compare(sample, args.sample, levels=True)
-    means_runs, means_identical = compare(sample, args.sample, levels=False)
-    runs += means_runs
+    runs: list[Run] = []
+    identical: dict[str, bool] = {}
+    means_identical: dict[str, bool] = {}
+    if not args.skip_sample:
+        runs, identical = compare(sample, args.sample, levels=True)
+        means_runs, means_identical = compare(sample, args.sample, levels=False)
+        runs += means_runs
     generated = float("nan")
     if not args.skip_million:
         started = time.perf_counter()
         generate(WORK / "input", args.series, PER_PART)
         generated = time.perf_counter() - started
         what = "80/95 intervals" if args.million_level else "means only"
-        for workers in (1, 2):
-            out = WORK / f"out-million-{workers}"
+        for path in args.million_paths.split(","):
+            out = WORK / f"out-million-{path}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
-            runs.append(batch_run(f"rnncast batch, {workers} process(es), all {args.series:,} series, {what}",
-                                  WORK / "input", out, args.series, workers, args.million_level))
+            if path in ENGINES:
+                name, workers, engine = f"rnncast batch --engine {path}, 2 workers", 2, tuple(ENGINES[path])
+            else:
+                name, workers, engine = f"rnncast batch, {path} process(es)", int(path), ()
+            runs.append(batch_run(f"{name}, all {args.series:,} series, {what}", WORK / "input", out,
+                                  args.series, workers, args.million_level, engine))
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv),
                "cores": len(os.sched_getaffinity(0)), "sample_rows": counted, "generate_s": generated,
                "runs": [asdict(r) | {"series_per_s": r.series_per_s, "series_per_cpu_s": r.series_per_cpu_s}
                         for r in runs],
                "identical": {"80/95 intervals": identical, "means only": means_identical}}
-    (WORK / "results.json").write_text(json.dumps(results, indent=2))
+    (WORK / args.results).write_text(json.dumps(results, indent=2))
     print("| path | series | seconds | series/s | CPU s | series/CPU s | peak RSS, summed (MiB) | peak PSS (MiB) "
           "| processes |")
     print("|---|---|---|---|---|---|---|---|---|")
