@@ -15,7 +15,7 @@ numbers to the bit.
    peak memory of every process of each run.
 3. The same sample's answers compared bit for bit across all paths.
 4. All ``--series`` through each of ``--million-paths`` (default: ``rnncast batch`` on
-   1 and 2 processes; ``ray`` and ``spark`` add those engines), means only
+   1 and 2 processes; ``ray``, ``spark`` and ``server`` add those paths), means only
    (``--million-level``: with the 80/95 intervals): peak memory and rate on the whole input.
 
 Writes bench/out/batch/results.json (``--results``) and prints Markdown. The machine may be shared:
@@ -179,6 +179,13 @@ def same_bits(left: pa.Table, right: pa.Table) -> bool:
                               right[c].to_numpy().astype(np.float32).view(np.uint32)) for c in floats)
 
 
+def read_frame(source: Path) -> pd.DataFrame:
+    """The generated parts under ``source`` as one frame, ids as text."""
+    frame = pd.concat([pd.read_parquet(p) for p in sorted(source.iterdir())], ignore_index=True)
+    frame["unique_id"] = frame["unique_id"].astype(str)
+    return frame
+
+
 def compare(sample: Path, series: int, levels: bool) -> tuple[list[Run], dict[str, bool]]:
     """``rnncast batch`` on 1 and 2 processes and the server path on ``sample``; whether
     each path's answer equals the first one's bit for bit."""
@@ -197,8 +204,7 @@ def compare(sample: Path, series: int, levels: bool) -> tuple[list[Run], dict[st
         runs.append(batch_run(f"rnncast batch --engine {engine}, 2 workers, {what}", sample, out, series, 2,
                               levels, tuple(options)))
         answers[runs[-1].name] = read_answer(out)
-    frame = pd.concat([pd.read_parquet(p) for p in sorted(sample.iterdir())], ignore_index=True)
-    frame["unique_id"] = frame["unique_id"].astype(str)
+    frame = read_frame(sample)
     for threads in ("1", "2"):
         run, answer = server_run(f"rnncast serve (1 process, {threads} torch thread(s)) + app.client, {what}",
                                  frame, series, {"RNNCAST_NUM_THREADS": threads, **LONG_DEADLINE}, levels)
@@ -214,7 +220,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10_000, help="series of the timed and compared runs")
     parser.add_argument("--skip-million", action="store_true", help="leave out step 4")
     parser.add_argument("--million-level", action="store_true", help="step 4 with 80/95 intervals")
-    parser.add_argument("--million-paths", default="1,2", help="step 4's paths: 1 and 2 (processes), ray, spark")
+    parser.add_argument("--million-paths", default="1,2",
+                        help="step 4's paths: 1 and 2 (processes), ray, spark, server")
     parser.add_argument("--results", default="results.json", help="file under bench/out/batch/ for the figures")
     parser.add_argument("--skip-sample", action="store_true", help="leave out steps 2 and 3")
     args = parser.parse_args()
@@ -231,17 +238,23 @@ def main() -> None:
     generated = float("nan")
     if not args.skip_million:
         started = time.perf_counter()
-        generate(WORK / "input", args.series, PER_PART)
+        source = WORK / f"input-{args.series}"
+        generate(source, args.series, PER_PART)
         generated = time.perf_counter() - started
         what = "80/95 intervals" if args.million_level else "means only"
         for path in args.million_paths.split(","):
             out = WORK / f"out-million-{path}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
+            if path == "server":
+                runs.append(server_run(f"rnncast serve (1 process, 1 torch thread) + app.client, all "
+                                       f"{args.series:,} series, {what}", read_frame(source), args.series,
+                                       {"RNNCAST_NUM_THREADS": "1", **LONG_DEADLINE}, args.million_level)[0])
+                continue
             if path in ENGINES:
                 name, workers, engine = f"rnncast batch --engine {path}, 2 workers", 2, tuple(ENGINES[path])
             else:
                 name, workers, engine = f"rnncast batch, {path} process(es)", int(path), ()
-            runs.append(batch_run(f"{name}, all {args.series:,} series, {what}", WORK / "input", out,
+            runs.append(batch_run(f"{name}, all {args.series:,} series, {what}", source, out,
                                   args.series, workers, args.million_level, engine))
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv),
                "cores": len(os.sched_getaffinity(0)), "sample_rows": counted, "generate_s": generated,
