@@ -12,6 +12,7 @@ bit. ``rnncast batch``, Ray Data and Spark all call it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from app.artifact import ArtifactError, sha256_of
 from app.runtime import backtest
+from app.runtime.errors import ForecastError
 from app.runtime.frame_forecast import RowsSpec, build_panel, check_ahead, forecast_ahead
 from app.runtime.frames.arrow import arrow_of, frame_from_arrow
 from app.runtime.frames.fill import FillPolicy
@@ -34,6 +36,8 @@ OFFLINE = Limits(
     max_compute_rows=10**18, max_response_bytes=10**18,
 )
 MODEL_COLUMNS = ("model", "model_version", "model_sha256")
+# The last line of a Python traceback that the engine's own error ended.
+_ENGINE_ERROR = re.compile(r"^app\.(?:runtime\.errors|artifact)\.(\w+): (.+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -136,3 +140,30 @@ class BatchForecaster:
         for name, value in zip(MODEL_COLUMNS, values, strict=True):
             answer = answer.append_column(name, pa.repeat(pa.scalar(value, pa.string()), answer.num_rows))
         return answer
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The engine refusing a job, as found behind a cluster engine's error."""
+
+    kind: str  # the error's class: ArtifactError and SignatureError concern the model
+    message: str
+
+    @property
+    def of_model(self) -> bool:
+        return self.kind in ("ArtifactError", "SignatureError")
+
+
+def refusal_in(exc: BaseException) -> Refusal | None:
+    """The engine's own error behind ``exc``, raised by Ray or Spark when a worker's
+    engine refused a series or the model; None for any other failure.
+
+    Ray raises it again on the driver, its text ending with the worker's traceback;
+    Spark only carries that traceback as text; the driver's own checks raise it plainly.
+    """
+    found = _ENGINE_ERROR.findall(str(exc))
+    if found:
+        return Refusal(*found[-1])
+    if isinstance(exc, (ForecastError, ArtifactError)):
+        return Refusal(type(exc).__name__, str(exc))
+    return None

@@ -171,7 +171,7 @@ def _run_on_cluster(args: argparse.Namespace, spec: BatchSpec) -> int:
     input listed, then the whole job in one go into a new directory of Parquet parts."""
     from app.artifact import ArtifactError
     from app.batch.chunks import InputError, input_files
-    from app.batch.engine import verify_model
+    from app.batch.engine import refusal_in, verify_model
     from app.runtime.errors import SignatureError
 
     try:
@@ -189,14 +189,21 @@ def _run_on_cluster(args: argparse.Namespace, spec: BatchSpec) -> int:
               file=sys.stderr)
         return EXIT_INPUT
     started = time.monotonic()
-    if args.engine == "ray":
-        from app.batch import on_ray
+    try:
+        if args.engine == "ray":
+            from app.batch import on_ray
 
-        on_ray.run_job(spec, files, args.output, args.workers, args.address)
-    else:
-        from app.batch import on_spark
+            on_ray.run_job(spec, files, args.output, args.workers, args.address)
+        else:
+            from app.batch import on_spark
 
-        on_spark.run_job(spec, files, args.output, args.master)
+            on_spark.run_job(spec, files, args.output, args.master)
+    except Exception as exc:  # a worker's error comes back wrapped by the engine
+        refusal = refusal_in(exc)
+        if refusal is None:
+            raise
+        print(f"rnncast batch: {'model refused: ' if refusal.of_model else ''}{refusal.message}", file=sys.stderr)
+        return EXIT_MODEL if refusal.of_model else EXIT_INPUT
     print(f"rnncast batch: forecast on {args.engine} in {time.monotonic() - started:,.1f} s -> {args.output}",
           file=sys.stderr)
     return 0

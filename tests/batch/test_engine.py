@@ -84,3 +84,20 @@ def test_a_tampered_model_is_refused(tiny_artifact: Path, tmp_path: Path) -> Non
         model.write(b"\0")
     with pytest.raises(ArtifactError, match="does not match"):
         BatchForecaster(BatchSpec(copy / "model.pt", horizon=3))
+
+
+def test_the_engines_refusal_is_found_behind_a_cluster_engines_error() -> None:
+    from app.artifact import ArtifactError
+    from app.batch.engine import Refusal, refusal_in
+    from app.runtime.errors import InvalidSeriesError
+
+    worker = ("An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
+              "  File \"x.py\", line 1, in f\n    raise InvalidSeriesError(\n"
+              "app.runtime.errors.InvalidSeriesError: series 'b' has 5 values; this model needs at least 8\n")
+    assert refusal_in(RuntimeError(worker)) == Refusal("InvalidSeriesError", "series 'b' has 5 values; "
+                                                                              "this model needs at least 8")
+    assert refusal_in(ArtifactError("m.pt: sha256 1 is not the expected 0")) == Refusal(
+        "ArtifactError", "m.pt: sha256 1 is not the expected 0")
+    model, series = refusal_in(ArtifactError("x")), refusal_in(InvalidSeriesError("x"))
+    assert model is not None and model.of_model and series is not None and not series.of_model
+    assert refusal_in(RuntimeError("the executor ran out of memory")) is None
