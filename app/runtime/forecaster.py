@@ -79,17 +79,18 @@ class Forecaster:
         self.rolling(np.zeros((2, self.window), dtype=np.float32), 3)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The module on ``x`` with its rows padded to a multiple of ROW_ALIGN.
+        """The module on a fresh copy of ``x`` with its rows padded to a multiple of ROW_ALIGN.
 
         CPU GEMM kernels treat a ragged tail of rows with other micro-kernels, so a
         row's forecast could differ in the last bit depending on how many rows shared
         its batch. Padding makes every row take the same path: a series gets the same
-        numbers alone or batched with others (the end-to-end tests check it).
+        numbers alone or batched with others (the end-to-end tests check it). Some
+        kernels (matrix-vector products on AMD CPUs) also round a row by its memory
+        alignment, so ``x`` is always copied, never passed as a view of a larger buffer.
         """
         rows = x.shape[0]
         pad = -rows % ROW_ALIGN
-        if pad:
-            x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
+        x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
         return self._module(x).reshape(-1)[:rows]  # type: ignore[no-any-return]
 
     def predict(self, windows: Array) -> Array:

@@ -133,7 +133,10 @@ class AnchoredForecaster(nn.Module):
         (batch, 2 window), the anchor (batch,) and the window scale (batch,), all in the
         model's space."""
         z = self.space(x)
-        anchor = (z @ self.basis)[:, 0]
+        # A product and a row sum, not ``z @ basis``: a matrix-vector product rounds a row
+        # by its memory alignment and by the rows beside it on some CPUs (AMD's), and a
+        # series must get the same bits wherever its row sits (app.runtime.forecaster).
+        anchor = (z * self.basis[:, 0]).sum(dim=1)
         steps = z[:, self.lag :] - z[:, : -self.lag]
         scale = steps.abs().mean(dim=1).clamp_min(1e-6)
         normalised = (z - anchor[:, None]) / scale[:, None]

@@ -14,6 +14,7 @@ from app.runtime.seeding import series_keys
 from tests.factories import fresh_draw
 
 WINDOW = 100
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default" / "model.pt"
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,12 @@ def test_output_shape_b1_is_accepted(tmp_path: Path) -> None:
     windows = np.ones((3, meta.window), dtype=np.float32)
     np.testing.assert_array_equal(f.predict(windows), [2.0, 2.0, 2.0])
     assert f.rolling(windows, 3).tolist() == [[2.0, 4.0, 8.0]] * 3
+
+
+def test_a_series_gets_the_same_path_whatever_the_number_of_rows_beside_it() -> None:
+    """8 rows reach the module as a view of the rolling buffer, 9 are padded (a copy):
+    some CPUs' kernels (the shipped model's ``z @ basis``) round a row differently at
+    another memory alignment, so every step's windows go to the module in fresh memory."""
+    shipped = Forecaster.load(SHIPPED, torch.device("cpu"), "default")
+    histories = np.random.default_rng(0).normal(20, 3, (9, shipped.window)).astype(np.float32)
+    np.testing.assert_array_equal(shipped.rolling(histories[:8], 12), shipped.rolling(histories, 12)[:8])

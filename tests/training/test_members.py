@@ -47,3 +47,14 @@ def test_each_member_keeps_its_own_best_epoch() -> None:
     # Training stops once every member has waited `patience` epochs past its best.
     last_best = max(r.best_epoch for r in reports)
     assert reports[0].epochs_run in (last_best + 5, 40)
+
+
+def test_a_row_gets_the_same_bits_wherever_it_sits() -> None:
+    """Odd windows and log space make fresh tensors whose rows start at every alignment."""
+    for window, log_space in ((30, True), (33, False), (33, True)):
+        module = AnchoredForecaster(torch.rand(window, 1) / window, 1, log_space, 1e-3, (10.0, 2.0))
+        x = torch.rand(64, window) * 5 + 10
+        with torch.inference_mode():
+            batched = module(x)
+            for i in range(64):
+                torch.testing.assert_close(module(x[i : i + 1]), batched[i : i + 1], rtol=0, atol=0)
