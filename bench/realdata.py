@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1))
+    if args.global_only:  # no per-series rows to tabulate: the table comes from --merge
+        print(f"wrote {args.json}; merge it with the per-seed runs: --merge ... {args.json}")
+        return 0
     write_report(results, args.out, command)
     return 0
 
