@@ -1,12 +1,20 @@
 """Ray Data: a Dataset of long-format rows in, a Dataset of forecast rows out, with
 the batch engine's numbers (so the server's, to the bit).
 
-The engine needs every row of a series in one table. Rows are hashed by series id
-into groups of many whole series, and ``groupby(group).map_groups`` hands each group
-to an actor that loaded and verified the model once, with one torch thread. Grouping
-by the id itself would call the engine once per series: one forward pass of one
-series each, several times slower than passes over thousands (bench/BATCH.md).
+The engine needs every row of a series in one table. Two ways to give it that:
 
+- :func:`forecast_files`, for files whose series are whole (the input contract of
+  ``rnncast batch``): each file goes to an actor that streams it in chunks of whole
+  series (app.batch.chunks) through its engine. Nothing is shuffled; memory is bounded
+  by the chunk, as on one machine.
+- :func:`forecast_dataset`, for rows in any order: rows are hashed by series id into
+  groups of many whole series, and ``groupby(group).map_groups`` hands each group to an
+  engine. Grouping by the id itself would call the engine once per series: one forward
+  pass of one series each, several times slower than passes over thousands
+  (bench/BATCH.md). The shuffle moves every row once: at a million series it queued
+  gigabytes of blocks (bench/BATCH.md).
+
+Each actor loads and verifies the model once and runs one torch thread.
 Ray is an optional extra (``.[ray]``): import this module only to use it.
 """
 
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +32,7 @@ import pyarrow.csv as pa_csv
 import ray
 import ray.data
 
-from app.batch.chunks import is_parquet
+from app.batch.chunks import Columns, chunks, is_parquet
 from app.batch.engine import BatchForecaster, BatchSpec
 
 GROUP = "__rnncast_group"
@@ -51,6 +60,30 @@ class _Engine:
 
     def __call__(self, rows: pa.Table) -> pa.Table:
         return self.engine(rows.drop_columns([GROUP]))
+
+
+class _FileEngine:
+    """What each actor of :func:`forecast_files` holds: the engine, and how to cut files."""
+
+    def __init__(self, spec: BatchSpec, chunk_series: int) -> None:
+        self.engine = BatchForecaster(spec)
+        self.columns = Columns(spec.id_col, spec.time_col, spec.target_col)
+        self.chunk_series = chunk_series
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[pa.Table]:
+        for path in batch["path"]:
+            for chunk in chunks([Path(str(path))], self.columns, self.chunk_series):
+                yield self.engine(chunk.rows)
+
+
+def forecast_files(files: list[Path], spec: BatchSpec, workers: int, chunk_series: int = 1000) -> ray.data.Dataset:
+    """Forecast rows for every series in ``files`` (each series whole in one file), a
+    file per task on ``workers`` actors of one CPU each; every node must read the
+    files and ``spec.model`` at these paths."""
+    paths = ray.data.from_items([{"path": str(path)} for path in files], override_num_blocks=len(files))
+    actors = ray.data.ActorPoolStrategy(min_size=1, max_size=workers)
+    return paths.map_batches(_FileEngine, batch_size=1, batch_format="numpy", fn_constructor_args=(spec, chunk_series),
+                             compute=actors, num_cpus=1)
 
 
 def forecast_dataset(
@@ -82,13 +115,18 @@ def read_rows(files: list[Path], spec: BatchSpec) -> ray.data.Dataset:
     return ray.data.read_csv(paths, convert_options=options)
 
 
-def run_job(spec: BatchSpec, files: list[Path], output: Path, workers: int | None, address: str | None) -> None:
+def run_job(spec: BatchSpec, files: list[Path], output: Path, workers: int | None, address: str | None,
+            regroup: bool = False, chunk_series: int = 1000) -> None:
     """Forecast ``files`` on the Ray cluster at ``address`` (None: RAY_ADDRESS, else a
     local Ray) with ``workers`` actors (None: one per CPU of the cluster) into a
-    directory of Parquet parts."""
+    directory of Parquet parts: file by file, or with ``regroup`` from rows in any order."""
     ray.init(address=address, include_dashboard=False)
     try:
         count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        forecast_dataset(read_rows(files, spec), spec, count).write_parquet(str(output))
+        if regroup:
+            answer = forecast_dataset(read_rows(files, spec), spec, count)
+        else:
+            answer = forecast_files(files, spec, count, chunk_series)
+        answer.write_parquet(str(output))
     finally:
         ray.shutdown()

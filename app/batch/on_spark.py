@@ -1,14 +1,19 @@
 """Spark: a DataFrame of long-format rows in, a DataFrame of forecast rows out, with
 the batch engine's numbers (so the server's, to the bit).
 
-Rows are partitioned by series id and sorted by it within each partition, then
-``mapInArrow`` streams each partition's Arrow batches through the engine: batches
-are gathered to ``ROWS_PER_CALL`` rows, cut at the last series boundary, and the
-series that straddles the cut waits for the next batch. Grouping by series with
-``groupBy(id).applyInArrow`` gives the same rows but calls the engine once per
-series, which bench/BATCH.md measures to be several times slower. The Arrow forms of
-``mapInPandas``/``applyInPandas`` are used because the engine takes Arrow tables:
-no pandas round trip that could change a type.
+The engine needs every row of a series in one table. Two ways to give it that:
+
+- :func:`forecast_files`, for files whose series are whole (the input contract of
+  ``rnncast batch``): a task per file streams it in chunks of whole series
+  (app.batch.chunks) through the engine. Nothing is shuffled.
+- :func:`forecast_dataframe`, for rows in any order: rows are partitioned by series id
+  and sorted by it within each partition, then ``mapInArrow`` streams each partition's
+  Arrow batches through the engine: batches are gathered to ``ROWS_PER_CALL`` rows, cut
+  at the last series boundary, and the series that straddles the cut waits for the next
+  batch. Grouping by series with ``groupBy(id).applyInArrow`` gives the same rows but
+  calls the engine once per series, which bench/BATCH.md measures to be several times
+  slower. The Arrow forms of ``mapInPandas``/``applyInPandas`` are used because the
+  engine takes Arrow tables: no pandas round trip that could change a type.
 
 The driver ships the artifact and its checksum file to the executors
 (``SparkContext.addFile``, as ``spark-submit --files`` does) and pins the sha256 it
@@ -38,7 +43,7 @@ from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import StructType
 
 from app.artifact import ArtifactError, sha256_of
-from app.batch.chunks import is_parquet
+from app.batch.chunks import Columns, chunks, is_parquet
 from app.batch.engine import BatchForecaster, BatchSpec
 
 # Rows per engine call: thousands of series per forward pass, bounded worker memory.
@@ -61,12 +66,11 @@ def forecast_dataframe(
 ) -> DataFrame:
     """Forecast rows for every series in ``rows``, in ``partitions`` partitions (None:
     Spark's default parallelism). ``spec.model`` is read on the driver only."""
-    context = rows.sparkSession.sparkContext
-    pinned = dataclasses.replace(spec, sha256=_driver_sha256(spec))
-    schema = answer_schema(rows, pinned)
-    for path in (pinned.model, _checksum_file(pinned.model)):
-        context.addFile(str(path.resolve()))
-    count = partitions or context.defaultParallelism
+    first = rows.select(spec.id_col).limit(1).collect()
+    if not first:
+        raise ValueError("no rows to forecast")
+    pinned, schema = _ship(rows.sparkSession, spec, rows.where(rows[spec.id_col] == first[0][0]).toArrow())
+    count = partitions or rows.sparkSession.sparkContext.defaultParallelism
     ordered = rows.repartition(count, spec.id_col).sortWithinPartitions(spec.id_col)
     # Spark keeps times in microseconds: the answer's nanosecond times are cast to its
     # schema (safely: a time that would lose digits fails loudly).
@@ -98,12 +102,17 @@ def _parquet_rows(spark: SparkSession, paths: list[str], wanted: list[str], time
     return rows.withColumn(time_col, micros if kind.tz else micros.cast("timestamp_ntz"))
 
 
-def run_job(spec: BatchSpec, files: list[Path], output: Path, master: str | None) -> None:
+def run_job(spec: BatchSpec, files: list[Path], output: Path, master: str | None, regroup: bool = False,
+            chunk_series: int = 1000) -> None:
     """Forecast ``files`` on Spark at ``master`` (see :func:`session`) into a directory
-    of Parquet parts."""
+    of Parquet parts: file by file, or with ``regroup`` from rows in any order."""
     spark = session(master)
     try:
-        forecast_dataframe(read_rows(spark, files, spec), spec).write.parquet(str(output))
+        if regroup:
+            answer = forecast_dataframe(read_rows(spark, files, spec), spec)
+        else:
+            answer = forecast_files(spark, files, spec, chunk_series)
+        answer.write.parquet(str(output))
     finally:
         spark.stop()
 
@@ -121,13 +130,31 @@ def _checksum_file(model: Path) -> Path:
     return model.with_name(model.name + ".sha256")
 
 
-def answer_schema(rows: DataFrame, spec: BatchSpec) -> StructType:
-    """The forecast rows' schema, from the engine's answer for the first series."""
-    first = rows.select(spec.id_col).limit(1).collect()
-    if not first:
-        raise ValueError("no rows to forecast")
-    one = rows.where(rows[spec.id_col] == first[0][0]).toArrow()
-    return from_arrow_schema(BatchForecaster(spec)(one).schema)
+def forecast_files(spark: SparkSession, files: list[Path], spec: BatchSpec, chunk_series: int = 1000) -> DataFrame:
+    """Forecast rows for every series in ``files`` (each series whole in one file), a
+    task per file; every executor must read the files at these paths."""
+    columns = _columns(spec)
+    first = next(chunks(files[:1], columns, 1), None)
+    if first is None:
+        raise ValueError(f"{files[0]}: no rows to forecast")
+    pinned, schema = _ship(spark, spec, first.rows)
+    paths = spark.createDataFrame([(str(path),) for path in files], "path string").repartition(len(files))
+    forecast = functools.partial(_forecast_files, pinned, to_arrow_schema(schema, timezone="UTC"), chunk_series)
+    return paths.mapInArrow(forecast, schema)
+
+
+def _columns(spec: BatchSpec) -> Columns:
+    return Columns(spec.id_col, spec.time_col, spec.target_col)
+
+
+def _ship(spark: SparkSession, spec: BatchSpec, one_series: pa.Table) -> tuple[BatchSpec, StructType]:
+    """``spec`` pinned to the driver's sha256, with the artifact and its checksum shipped
+    to the executors, and the forecast rows' schema: the engine's answer for one series."""
+    pinned = dataclasses.replace(spec, sha256=_driver_sha256(spec))
+    schema = from_arrow_schema(BatchForecaster(pinned)(one_series).schema)
+    for path in (pinned.model, _checksum_file(pinned.model)):
+        spark.sparkContext.addFile(str(path.resolve()))
+    return pinned, schema
 
 
 @functools.cache
@@ -149,6 +176,17 @@ def _local_copy(model: Path) -> Path:
         shutil.copyfile(SparkFiles.get(name), staged.name)
         os.replace(staged.name, folder / name)
     return folder / model.name
+
+
+def _forecast_files(
+    spec: BatchSpec, schema: pa.Schema, chunk_series: int, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """Forecasts of the files a partition names, chunk by chunk, cast to ``schema``."""
+    engine = _engine(spec)
+    for batch in batches:
+        for path in batch.column("path").to_pylist():
+            for chunk in chunks([Path(path)], _columns(spec), chunk_series):
+                yield from engine(chunk.rows).cast(schema).to_batches()
 
 
 def _forecast_partition(

@@ -88,6 +88,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        "ray and spark write a directory of Parquet parts, without resuming")
     batch.add_argument("--address", help="Ray cluster address (--engine ray; default: RAY_ADDRESS, else a local Ray)")
     batch.add_argument("--master", help="Spark master URL (--engine spark; default: spark-submit's, else local[*])")
+    batch.add_argument("--regroup", action="store_true",
+                       help="ray and spark: rows in any order, regrouped by series with a shuffle (default: a "
+                       "task per file, each series' rows together in one file, as locally)")
     batch.set_defaults(run=run)
 
 
@@ -147,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
                      FillPolicy(args.fill, args.max_missing), args.backtest or 0, args.step_size)
     if args.engine != "local":
         return _run_on_cluster(args, spec)
+    if args.regroup:
+        print("rnncast batch: --regroup is for --engine ray or spark; locally each series' rows must be together",
+              file=sys.stderr)
+        return EXIT_INPUT
     job = local.LocalJob(spec, args.input, args.output, args.workers or local.default_workers(), args.chunk_series)
     try:
         with _Progress(not args.no_progress) as progress:
@@ -193,11 +200,11 @@ def _run_on_cluster(args: argparse.Namespace, spec: BatchSpec) -> int:
         if args.engine == "ray":
             from app.batch import on_ray
 
-            on_ray.run_job(spec, files, args.output, args.workers, args.address)
+            on_ray.run_job(spec, files, args.output, args.workers, args.address, args.regroup, args.chunk_series)
         else:
             from app.batch import on_spark
 
-            on_spark.run_job(spec, files, args.output, args.master)
+            on_spark.run_job(spec, files, args.output, args.master, args.regroup, args.chunk_series)
     except Exception as exc:  # a worker's error comes back wrapped by the engine
         refusal = refusal_in(exc)
         if refusal is None:

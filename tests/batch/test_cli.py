@@ -163,3 +163,9 @@ def test_unsorted_input_is_checked_against_every_id_before(tmp_path: Path) -> No
     pq.write_table(pa.concat_tables([by_id["store-1"], by_id["store-2"]]), tmp_path / "b.parquet")
     with pytest.raises(chunks.InvalidSeriesError, match="series 'store-2' are not together"):
         list(chunks.chunks(chunks.input_files(tmp_path), chunks.Columns(), 10))
+
+
+def test_regroup_is_refused_locally(parts: Path, tiny_artifact: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch(tiny_artifact, parts, tmp_path / "out", "--regroup") == 2
+    assert "--regroup is for --engine ray or spark" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from app.batch.engine import BatchForecaster, BatchSpec
@@ -61,3 +62,19 @@ def test_ray_workers_refuse_a_model_with_another_checksum(local_ray: Any, tiny_a
     dataset = local_ray.data.from_arrow(rows(3))
     with pytest.raises(Exception, match="is not the expected 0{64}"):
         forecast_dataset(dataset, spec, workers=1).materialize()
+
+
+def test_ray_file_by_file_equals_the_engine_to_the_bit(local_ray: Any, tiny_artifact: Path, tmp_path: Path) -> None:
+    from app.batch.on_ray import forecast_files
+
+    table = rows(30, length=120)
+    spec = dataclasses.replace(SPEC, model=tiny_artifact)
+    ids = table["unique_id"].to_pylist()
+    cut = ids.index("store-15")  # the first file holds 15 whole series, the second 15
+    files = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    pq.write_table(table.slice(0, cut), files[0])
+    pq.write_table(table.slice(cut), files[1])
+    answer = forecast_files(files, spec, workers=2, chunk_series=4)
+    got = pa.concat_tables(local_ray.get(answer.to_arrow_refs())).sort_by(SORT)
+    assert got.num_rows == 30 * 6
+    assert got.equals(BatchForecaster(spec)(table).sort_by(SORT))

@@ -26,12 +26,14 @@ SORT = [("unique_id", "ascending"), ("ds", "ascending")]
 OPTIONS = ["--horizon", "5", "--level", "80,95", "--num-samples", "20", "--seed", "3"]
 
 
-def test_rnncast_batch_on_ray_gives_the_engines_numbers(tiny_artifact: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("grouping", [[], ["--regroup"]], ids=["file-by-file", "regroup"])
+def test_rnncast_batch_on_ray_gives_the_engines_numbers(grouping: list[str], tiny_artifact: Path,
+                                                        tmp_path: Path) -> None:
     table = rows(40, length=100)
     pq.write_table(table, tmp_path / "rows.parquet")
     command = [sys.executable, "-m", "app.cli", "batch", "--engine", "ray", "--address", "local", "--workers", "2",
                "--model", str(tiny_artifact), "--input", str(tmp_path / "rows.parquet"),
-               "--output", str(tmp_path / "out"), *OPTIONS]
+               "--output", str(tmp_path / "out"), *OPTIONS, *grouping]
     result = subprocess.run(command, env=clean_environ(), capture_output=True, text=True, timeout=540, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "forecast on ray in" in result.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -74,11 +75,27 @@ def test_the_driver_refuses_a_model_with_another_checksum(spark: Any, input_rows
         forecast_dataframe(read_rows(spark, [input_rows[1]], spec), spec)
 
 
+def test_spark_file_by_file_equals_the_engine_to_the_bit(spark: Any, input_rows: tuple[pa.Table, Path],
+                                                         tiny_artifact: Path, tmp_path: Path) -> None:
+    from app.batch.on_spark import forecast_files
+
+    table, path = input_rows
+    spec = dataclasses.replace(SPEC, model=tiny_artifact)
+    second = tmp_path / "b.parquet"
+    more = rows(3, length=130)
+    pq.write_table(more.set_column(0, "unique_id", pc.replace_substring(more["unique_id"], "store-", "other-")), second)
+    expected = pa.concat_tables([BatchForecaster(spec)(table), BatchForecaster(spec)(pq.read_table(second))])
+    got = forecast_files(spark, [path, second], spec, chunk_series=50).toArrow().sort_by(SORT)
+    assert got.num_rows == 303 * 6
+    assert got.equals(expected.sort_by(SORT).cast(got.schema))
+
+
 def test_a_model_changed_after_the_driver_pinned_it_forecasts_nothing(
     spark: Any, input_rows: tuple[pa.Table, Path], tiny_artifact: Path, tmp_path: Path
 ) -> None:
     """In local mode Spark itself notices first (its copy no longer matches the file);
-    on a cluster the executor's check against the pinned sha256 is what refuses it."""
+    on a cluster the executor's check against the pinned sha256 is what refuses it.
+    Last in the module: every later task of this session would fetch the changed file."""
     from app.batch.on_spark import forecast_dataframe, read_rows
 
     # Another file name: Spark ships by name and refuses a second, different model.pt.
@@ -93,3 +110,4 @@ def test_a_model_changed_after_the_driver_pinned_it_forecasts_nothing(
         handle.write(b"\0")
     with pytest.raises(Exception, match="tampered.pt exists and does not match contents"):
         answer.collect()
+
