@@ -81,7 +81,9 @@ def forecast_files(files: list[Path], spec: BatchSpec, workers: int, chunk_serie
     file per task on ``workers`` actors of one CPU each; every node must read the
     files and ``spec.model`` at these paths."""
     paths = ray.data.from_items([{"path": str(path)} for path in files], override_num_blocks=len(files))
-    actors = ray.data.ActorPoolStrategy(min_size=1, max_size=workers)
+    # All actors from the start: nothing upstream needs a CPU here, and a pool that
+    # grows from one stayed at one for a whole run (bench/BATCH.md).
+    actors = ray.data.ActorPoolStrategy(min_size=1, max_size=workers, initial_size=min(workers, len(files)))
     return paths.map_batches(_FileEngine, batch_size=1, batch_format="numpy", fn_constructor_args=(spec, chunk_series),
                              compute=actors, num_cpus=1)
 
@@ -127,6 +129,7 @@ def run_job(spec: BatchSpec, files: list[Path], output: Path, workers: int | Non
             answer = forecast_dataset(read_rows(files, spec), spec, count)
         else:
             answer = forecast_files(files, spec, count, chunk_series)
-        answer.write_parquet(str(output))
+        # Writing is I/O: a write task that waited for a CPU would wait for an actor to end.
+        answer.write_parquet(str(output), ray_remote_args={"num_cpus": 0})
     finally:
         ray.shutdown()
