@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from app.artifact import ArtifactError, sha256_of
+from app.batch.chunks import Columns
 from app.runtime import backtest
 from app.runtime.errors import ForecastError
 from app.runtime.frame_forecast import RowsSpec, build_panel, check_ahead, forecast_ahead
@@ -67,6 +68,11 @@ class BatchSpec:
     step_size: int | None = None
     season_length: int = 1
     threads: int | None = 1
+
+    @property
+    def columns(self) -> Columns:
+        """The input's column names, as the chunk reader takes them."""
+        return Columns(self.id_col, self.time_col, self.target_col)
 
     @property
     def backtest(self) -> backtest.BacktestSpec:

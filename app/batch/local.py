@@ -30,7 +30,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.artifact import verify_checksum
-from app.batch.chunks import Chunk, Columns, chunks, input_files
+from app.batch.chunks import Chunk, chunks, input_files
 from app.batch.engine import BatchForecaster, BatchSpec, verify_model
 from app.runtime.errors import ForecastError
 from app.runtime.frames.times import format_times
@@ -84,7 +84,7 @@ def run(job: LocalJob, on_part: Callable[[int], None] = lambda series: None) -> 
     files = input_files(job.input)
     parts = parts_dir(job.output)
     _claim(parts, _manifest(job, files, sha256))
-    todo = _Todo(chunks(files, _columns(job.spec), job.chunk_series), parts)
+    todo = _Todo(chunks(files, job.spec.columns, job.chunk_series), parts)
     written = _forecast(job, todo, parts, on_part)
     if written.parts + todo.skipped == 0:
         raise BatchError(f"{job.input}: holds no rows; nothing to forecast")
@@ -97,10 +97,6 @@ def run(job: LocalJob, on_part: Callable[[int], None] = lambda series: None) -> 
 class _Count:
     parts: int = 0
     series: int = 0
-
-
-def _columns(spec: BatchSpec) -> Columns:
-    return Columns(spec.id_col, spec.time_col, spec.target_col)
 
 
 def _manifest(job: LocalJob, files: list[Path], sha256: str) -> dict[str, object]:

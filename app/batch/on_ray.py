@@ -32,7 +32,7 @@ import pyarrow.csv as pa_csv
 import ray
 import ray.data
 
-from app.batch.chunks import Columns, chunks, is_parquet
+from app.batch.chunks import chunks, is_parquet
 from app.batch.engine import BatchForecaster, BatchSpec
 
 GROUP = "__rnncast_group"
@@ -67,7 +67,7 @@ class _FileEngine:
 
     def __init__(self, spec: BatchSpec, chunk_series: int) -> None:
         self.engine = BatchForecaster(spec)
-        self.columns = Columns(spec.id_col, spec.time_col, spec.target_col)
+        self.columns = spec.columns
         self.chunk_series = chunk_series
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[pa.Table]:

@@ -43,7 +43,7 @@ from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import StructType
 
 from app.artifact import ArtifactError, sha256_of
-from app.batch.chunks import Columns, chunks, is_parquet
+from app.batch.chunks import chunks, is_parquet
 from app.batch.engine import BatchForecaster, BatchSpec
 
 # Rows per engine call: thousands of series per forward pass, bounded worker memory.
@@ -133,18 +133,13 @@ def _checksum_file(model: Path) -> Path:
 def forecast_files(spark: SparkSession, files: list[Path], spec: BatchSpec, chunk_series: int = 1000) -> DataFrame:
     """Forecast rows for every series in ``files`` (each series whole in one file), a
     task per file; every executor must read the files at these paths."""
-    columns = _columns(spec)
-    first = next(chunks(files[:1], columns, 1), None)
+    first = next(chunks(files[:1], spec.columns, 1), None)
     if first is None:
         raise ValueError(f"{files[0]}: no rows to forecast")
     pinned, schema = _ship(spark, spec, first.rows)
     paths = spark.createDataFrame([(str(path),) for path in files], "path string").repartition(len(files))
     forecast = functools.partial(_forecast_files, pinned, to_arrow_schema(schema, timezone="UTC"), chunk_series)
     return paths.mapInArrow(forecast, schema)
-
-
-def _columns(spec: BatchSpec) -> Columns:
-    return Columns(spec.id_col, spec.time_col, spec.target_col)
 
 
 def _ship(spark: SparkSession, spec: BatchSpec, one_series: pa.Table) -> tuple[BatchSpec, StructType]:
@@ -185,7 +180,7 @@ def _forecast_files(
     engine = _engine(spec)
     for batch in batches:
         for path in batch.column("path").to_pylist():
-            for chunk in chunks([Path(path)], _columns(spec), chunk_series):
+            for chunk in chunks([Path(path)], spec.columns, chunk_series):
                 yield from engine(chunk.rows).cast(schema).to_batches()
 
 
