@@ -40,6 +40,16 @@ class Columns:
     time: str = "ds"
     target: str = "y"
 
+    @property
+    def wanted(self) -> list[str]:
+        """The columns to read, in this order (no time column when ``time`` is empty)."""
+        return [name for name in (self.id, self.time, self.target) if name]
+
+    def csv_options(self) -> pa_csv.ConvertOptions:
+        """How CSV is read: only the wanted columns, ids as text, values as numbers."""
+        types = {self.id: pa.string(), self.target: pa.float64()}
+        return pa_csv.ConvertOptions(column_types=types, include_columns=self.wanted)
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -71,7 +81,7 @@ def input_files(path: Path) -> list[Path]:
 
 def read_batches(path: Path, columns: Columns) -> Iterator[pa.Table]:
     """``path``'s rows, BATCH_ROWS at a time, with ids as text and CSV values as numbers."""
-    wanted = [c for c in (columns.id, columns.time, columns.target) if c]
+    wanted = columns.wanted
     if is_parquet(path):
         parquet = pq.ParquetFile(path)
         missing = [c for c in wanted if c not in parquet.schema_arrow.names]
@@ -83,9 +93,7 @@ def read_batches(path: Path, columns: Columns) -> Iterator[pa.Table]:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
             yield pa.Table.from_batches([batch])
         return
-    types = {columns.id: pa.string(), columns.target: pa.float64()}
-    options = pa_csv.ConvertOptions(column_types=types, include_columns=wanted)
-    with pa_csv.open_csv(path, convert_options=options) as reader:
+    with pa_csv.open_csv(path, convert_options=columns.csv_options()) as reader:
         for batch in reader:
             yield pa.Table.from_batches([batch])
 

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import ray
 import ray.data
 
@@ -109,12 +108,9 @@ def forecast_dataset(
 def read_rows(files: list[Path], spec: BatchSpec) -> ray.data.Dataset:
     """The rows of Parquet or CSV ``files`` (one format), ids as text and CSV values as numbers."""
     paths = [str(path) for path in files]
-    wanted = [name for name in (spec.id_col, spec.time_col, spec.target_col) if name]
     if is_parquet(files[0]):
-        return ray.data.read_parquet(paths, columns=wanted)
-    types = {spec.id_col: pa.string(), spec.target_col: pa.float64()}
-    options = pa_csv.ConvertOptions(column_types=types, include_columns=wanted)
-    return ray.data.read_csv(paths, convert_options=options)
+        return ray.data.read_parquet(paths, columns=spec.columns.wanted)
+    return ray.data.read_csv(paths, convert_options=spec.columns.csv_options())
 
 
 def run_job(spec: BatchSpec, files: list[Path], output: Path, workers: int | None, address: str | None,

@@ -82,7 +82,7 @@ def read_rows(spark: SparkSession, files: list[Path], spec: BatchSpec) -> DataFr
     """The rows of Parquet or CSV ``files`` (one format); CSV times stay text, which the
     engine parses as the server does, and CSV values become numbers."""
     paths = [str(path) for path in files]
-    wanted = [name for name in (spec.id_col, spec.time_col, spec.target_col) if name]
+    wanted = spec.columns.wanted
     if is_parquet(files[0]):
         return _parquet_rows(spark, paths, wanted, spec.time_col)
     rows = spark.read.csv(paths, header=True).select(*wanted)
